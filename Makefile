@@ -1,0 +1,36 @@
+# hitsr — see README.md. Targets: deps shaders build test bench run.
+GO      ?= go
+DEBS    := build-essential pkg-config libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
+           libswresample-dev libavdevice-dev ffmpeg libvulkan-dev mesa-vulkan-drivers glslc \
+           spirv-tools libopenblas-dev python3-torch python3-numpy
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export GOFLAGS ?= -buildvcs=false
+
+.PHONY: deps shaders build test bench run
+
+# Installs the Debian packages that are missing (Debian 12; needs root or sudo).
+deps:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(GO) mod download
+
+# Rebuilds the committed SPIR-V from shaders/*.comp (needs glslc).
+shaders:
+	sh shaders/build.sh
+
+build:
+	$(GO) build ./...
+
+test:
+	$(GO) vet ./...
+	$(GO) test -timeout 20m ./...
+
+bench:
+	$(GO) run ./cmd/hitsr-bench
+
+run:
+	$(GO) run ./cmd/hitsr-bench -quick
