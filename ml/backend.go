@@ -68,7 +68,7 @@ const (
 type Interp uint8
 
 const (
-	Nearest  Interp = iota // src = floor(dst·in/out)
+	Nearest  Interp = iota // src = floor(float32(dst)·float32(in/out)), as PyTorch
 	Bilinear               // half-pixel centres, edge clamped
 	Bicubic                // Keys a = −0.75, half-pixel centres, edge clamped taps
 )

@@ -42,11 +42,12 @@ func (c *Context) matmul(op string, a, b, bias *Tensor, transA, transB bool) *Te
 	if a.Rank() < 2 && op == "matmul" || b.Rank() < 2 {
 		return c.fail(op, "operands %s need rank ≥ 2", shapeStr(a, b))
 	}
-	m, k := a.Dim(-2), a.Dim(-1)
-	if op == "linear" {
-		m, k = a.Len()/a.Dim(-1), a.Dim(-1)
-	} else if transA {
-		m, k = k, m
+	m, k := a.Len()/a.Dim(-1), a.Dim(-1)
+	if op == "matmul" {
+		m = a.Dim(-2)
+		if transA {
+			m, k = k, m
+		}
 	}
 	kb, n := b.Dim(-2), b.Dim(-1)
 	if transB {

@@ -30,7 +30,7 @@ func makeTaps(in, out int, mode ml.Interp) taps {
 		idx, w := t.idx[o*t.n:], t.w[o*t.n:]
 		switch mode {
 		case ml.Nearest:
-			idx[0], w[0] = min(int(math.Floor(float64(o)*scale)), in-1), 1
+			idx[0], w[0] = min(int(float32(o)*(float32(in)/float32(out))), in-1), 1
 		case ml.Bilinear:
 			src := max(0, (float64(o)+0.5)*scale-0.5)
 			i0 := int(src)
