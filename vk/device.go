@@ -57,8 +57,12 @@ func Open(index int) (*Device, error) {
 	if d.info.F16Storage {
 		f16 = 1
 	}
+	i64 := C.int(0)
+	if d.info.Int64 {
+		i64 = 1
+	}
 	var cdev C.VkDevice
-	r := C.hs_create_device(C.VkInstance(unsafe.Pointer(instance)), C.VkPhysicalDevice(unsafe.Pointer(d.pd)), C.uint32_t(fam), f16, &cdev)
+	r := C.hs_create_device(C.VkInstance(unsafe.Pointer(instance)), C.VkPhysicalDevice(unsafe.Pointer(d.pd)), C.uint32_t(fam), f16, i64, &cdev)
 	if err := check("vkCreateDevice", vk.Result(r)); err != nil {
 		return nil, err
 	}

@@ -54,6 +54,7 @@ type DeviceInfo struct {
 	APIVersion                      string
 	DriverVersion                   uint32
 	F16Storage                      bool // storageBuffer16BitAccess
+	Int64                           bool // shaderInt64 (enabled on the device when present)
 	SubgroupSize                    int  // 0 if unknown
 	MaxWorkgroupInvocations         uint32
 	MaxWorkgroupSize                [3]uint32
@@ -138,6 +139,7 @@ func queryInfo(index int, pd vk.PhysicalDevice) DeviceInfo {
 		APIVersion:                      fmt.Sprintf("%d.%d.%d", p.ApiVersion>>22, p.ApiVersion>>12&0x3ff, p.ApiVersion&0xfff),
 		DriverVersion:                   p.DriverVersion,
 		F16Storage:                      ex.f16storage != 0,
+		Int64:                           ex.int64 != 0,
 		SubgroupSize:                    int(ex.subgroupSize),
 		MaxWorkgroupInvocations:         l.MaxComputeWorkGroupInvocations,
 		MaxWorkgroupSize:                l.MaxComputeWorkGroupSize,

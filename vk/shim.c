@@ -38,10 +38,11 @@ void hs_query_extra(VkInstance inst, VkPhysicalDevice pd, uint32_t api, hs_extra
 		VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &s16};
 		gf2(pd, &f2);
 		out->f16storage = s16.storageBuffer16BitAccess;
+		out->int64 = f2.features.shaderInt64;
 	}
 }
 
-VkResult hs_create_device(VkInstance inst, VkPhysicalDevice pd, uint32_t family, int f16, VkDevice *out) {
+VkResult hs_create_device(VkInstance inst, VkPhysicalDevice pd, uint32_t family, int f16, int int64, VkDevice *out) {
 	PFN_vkCreateDevice cd = (PFN_vkCreateDevice)gipa(inst, "vkCreateDevice");
 	if (!cd) return VK_ERROR_INITIALIZATION_FAILED;
 	float prio = 1.0f;
@@ -49,8 +50,9 @@ VkResult hs_create_device(VkInstance inst, VkPhysicalDevice pd, uint32_t family,
 		.queueFamilyIndex = family, .queueCount = 1, .pQueuePriorities = &prio};
 	VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
 		.storageBuffer16BitAccess = VK_TRUE};
+	VkPhysicalDeviceFeatures feats = {.shaderInt64 = int64 ? VK_TRUE : VK_FALSE};
 	VkDeviceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = f16 ? &s16 : NULL,
-		.queueCreateInfoCount = 1, .pQueueCreateInfos = &q};
+		.queueCreateInfoCount = 1, .pQueueCreateInfos = &q, .pEnabledFeatures = &feats};
 	return cd(pd, &ci, NULL, out);
 }
 

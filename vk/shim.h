@@ -9,12 +9,12 @@
 void *hs_load(void);
 
 typedef struct {
-	uint32_t subgroupSize, f16storage;
+	uint32_t subgroupSize, f16storage, int64;
 	uint64_t maxAlloc;
 	uint32_t maxPerStageSSBO, maxBoundSets;
 } hs_extra;
 void hs_query_extra(VkInstance inst, VkPhysicalDevice pd, uint32_t api, hs_extra *out);
-VkResult hs_create_device(VkInstance inst, VkPhysicalDevice pd, uint32_t family, int f16, VkDevice *out);
+VkResult hs_create_device(VkInstance inst, VkPhysicalDevice pd, uint32_t family, int f16, int int64, VkDevice *out);
 
 typedef struct hs_dev hs_dev;
 hs_dev *hs_dev_new(VkInstance inst, VkDevice dev);
