@@ -78,6 +78,10 @@ func conv2d(n *ml.Node) {
 		}
 		return
 	}
+	if s == 1 && kw > 1 {
+		convShifted(xs, w, y, N, cin, h, wd, cout, kh, kw, p, beta)
+		return
+	}
 	band := max(1, min(oh, (1<<21)/(ckk*ow)))
 	col := make([]float32, ckk*band*ow)
 	for i := 0; i < N; i++ {
@@ -109,6 +113,66 @@ func conv2d(n *ml.Node) {
 				}
 			})
 			Sgemm(false, false, cout, cols, ckk, 1, w, ckk, col, cols, beta, y[i*cout*oh*ow+y0*ow:], oh*ow)
+		}
+	}
+}
+
+// convShifted is a stride-1 convolution without im2col: on the zero-padded input, flattened
+// per channel with row width wp, tap (i, j) is the same matrix shifted by i·wp + j, so each
+// band of output rows is kh·kw GEMMs accumulating into a "wide" band (wp columns per row, the
+// last kw−1 of them junk) that stays in cache, then the valid columns are copied out.
+func convShifted(xs, w, y []float32, N, cin, h, wd, cout, kh, kw, p int, beta float32) {
+	hp, wp := h+2*p, wd+2*p
+	oh, ow := hp-kh+1, wp-kw+1
+	plane := hp*wp + kw // slack: the last junk columns read past the plane
+	xp := make([]float32, cin*plane)
+	taps := make([]float32, kh*kw*cout*cin) // tap-major [kh·kw][cout][cin]
+	for o := 0; o < cout; o++ {
+		for c := 0; c < cin; c++ {
+			for t := 0; t < kh*kw; t++ {
+				taps[(t*cout+o)*cin+c] = w[(o*cin+c)*kh*kw+t]
+			}
+		}
+	}
+	band := max(1, min(oh, (1<<18)/(cout*wp)))
+	wide := make([]float32, cout*band*wp)
+	for img := 0; img < N; img++ {
+		src := xs[img*cin*h*wd:]
+		parallel(cin, 4, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				dst := xp[c*plane : (c+1)*plane]
+				clear(dst)
+				for r := 0; r < h; r++ {
+					copy(dst[(r+p)*wp+p:], src[(c*h+r)*wd:(c*h+r+1)*wd])
+				}
+			}
+		})
+		out := y[img*cout*oh*ow:]
+		for y0 := 0; y0 < oh; y0 += band {
+			rows := min(band, oh-y0)
+			cols := rows * wp
+			for t := 0; t < kh*kw; t++ {
+				bt := float32(1)
+				if t == 0 {
+					bt = 0
+				}
+				Sgemm(false, false, cout, cols, cin, 1, taps[t*cout*cin:], cin, xp[(y0+t/kw)*wp+t%kw:], plane, bt, wide, cols)
+			}
+			parallel(cout, 8, func(lo, hi int) {
+				for o := lo; o < hi; o++ {
+					for r := 0; r < rows; r++ {
+						dst := out[(o*oh+y0+r)*ow : (o*oh+y0+r+1)*ow]
+						row := wide[o*cols+r*wp : o*cols+r*wp+ow]
+						if beta == 0 {
+							copy(dst, row)
+						} else {
+							for i, v := range row {
+								dst[i] += v
+							}
+						}
+					}
+				}
+			})
 		}
 	}
 }
