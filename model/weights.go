@@ -1,0 +1,248 @@
+// Package model loads hitsr weights and runs the next-scale transformer (docs/model.md §5)
+// on top of package tokenizer, batched over tiles.
+package model
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+
+	"github.com/hitsr/hitsr/ml"
+	"github.com/hitsr/hitsr/tokenizer"
+	"github.com/nlpodyssey/safetensors"
+	"github.com/x448/float16"
+)
+
+// Config is the model config (docs/model.md §2).
+type Config = tokenizer.Config
+
+// Host is a tensor read from a safetensors file: F32 (from F32/F16/BF16) or I32 data.
+type Host struct {
+	Shape []int
+	F     []float32
+	I     []int32
+	DType string // dtype in the file
+}
+
+// File is a parsed safetensors file.
+type File struct {
+	Meta    map[string]string
+	Tensors map[string]*Host
+}
+
+// ReadFile reads every tensor of a safetensors file, converting floats to float32.
+func ReadFile(path string) (*File, error) {
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	_, md, err := safetensors.ReadMetadata(buf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	st, err := safetensors.Deserialize(buf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f := &File{Meta: md.Metadata(), Tensors: map[string]*Host{}}
+	for _, nt := range st.Tensors() {
+		h, err := toHost(nt.TensorView)
+		if err != nil {
+			return nil, fmt.Errorf("%s: tensor %s: %w", path, nt.Name, err)
+		}
+		f.Tensors[nt.Name] = h
+	}
+	return f, nil
+}
+
+func toHost(tv safetensors.TensorView) (*Host, error) {
+	h := &Host{DType: tv.DType().String()}
+	n := 1
+	for _, d := range tv.Shape() {
+		h.Shape = append(h.Shape, int(d))
+		n *= int(d)
+	}
+	b := tv.Data()
+	le := binary.LittleEndian
+	switch tv.DType() {
+	case safetensors.F32:
+		h.F = make([]float32, n)
+		for i := range h.F {
+			h.F[i] = math.Float32frombits(le.Uint32(b[4*i:]))
+		}
+	case safetensors.F16:
+		h.F = make([]float32, n)
+		for i := range h.F {
+			h.F[i] = float16.Frombits(le.Uint16(b[2*i:])).Float32()
+		}
+	case safetensors.BF16:
+		h.F = make([]float32, n)
+		for i := range h.F {
+			h.F[i] = math.Float32frombits(uint32(le.Uint16(b[2*i:])) << 16)
+		}
+	case safetensors.I32:
+		h.I = make([]int32, n)
+		for i := range h.I {
+			h.I[i] = int32(le.Uint32(b[4*i:]))
+		}
+	default:
+		return nil, fmt.Errorf("unsupported dtype %s", tv.DType())
+	}
+	return h, nil
+}
+
+// Expected lists every weight the config needs, name → shape. tr adds the transformer.
+func Expected(c Config, tr bool) map[string][]int {
+	m := map[string][]int{}
+	conv := func(name string, cout, cin, k int) {
+		m[name+".weight"] = []int{cout, cin, k, k}
+		m[name+".bias"] = []int{cout}
+	}
+	res := func(name string, ch int) {
+		conv(name+".conv1", ch, ch, 3)
+		conv(name+".conv2", ch, ch, 3)
+	}
+	ch, L := c.EncCh, len(c.EncCh)
+	conv("enc.conv_in", ch[0], 3, 3)
+	for l := 0; l < L; l++ {
+		for i := 0; i < c.ResBlocks; i++ {
+			res(fmt.Sprintf("enc.down.%d.res.%d", l, i), ch[l])
+			res(fmt.Sprintf("dec.up.%d.res.%d", l, i), ch[l])
+		}
+		conv(fmt.Sprintf("enc.down.%d.conv", l), ch[min(l+1, L-1)], ch[l], 3)
+		conv(fmt.Sprintf("dec.up.%d.conv", l), ch[max(l-1, 0)], ch[l], 3)
+	}
+	res("enc.mid", ch[L-1])
+	conv("enc.conv_out", c.Z, ch[L-1], 3)
+	zin := c.Z
+	if c.Fidelity == "cond" {
+		zin *= 2
+	}
+	conv("dec.conv_in", ch[L-1], zin, 3)
+	m["dec.seg_emb"] = []int{c.NSeg(), ch[L-1]}
+	res("dec.mid", ch[L-1])
+	conv("dec.conv_out", 3, ch[0], 3)
+	m["quant.embedding"] = []int{c.Vocab, c.Z}
+	for k := 0; k < c.K(); k++ {
+		conv(fmt.Sprintf("quant.phi.%d", k), c.Z, c.Z, c.PhiK)
+	}
+	if !tr {
+		return m
+	}
+	w := c.Width
+	lin := func(name string, out, in int) {
+		m[name+".weight"] = []int{out, in}
+		m[name+".bias"] = []int{out}
+	}
+	ln := func(name string) { m[name+".weight"], m[name+".bias"] = []int{w}, []int{w} }
+	lin("cond_proj", w, c.Z)
+	lin("word_embed", w, c.Z)
+	m["pos"] = []int{w, c.Gmax(), c.Gmax()}
+	m["start"] = []int{w}
+	m["lvl"] = []int{c.K() + 1, w}
+	for i := 0; i < c.Depth; i++ {
+		b := fmt.Sprintf("blocks.%d.", i)
+		ln(b + "ln1")
+		ln(b + "ln2")
+		lin(b+"attn.qkv", 3*w, w)
+		lin(b+"attn.proj", w, w)
+		lin(b+"mlp.fc1", c.MLP*w, w)
+		lin(b+"mlp.fc2", w, c.MLP*w)
+	}
+	ln("ln_f")
+	lin("head", c.Vocab, w)
+	return m
+}
+
+// Check validates f's config and tensors; it reports whether the transformer is present
+// (a tokenizer-only file has none of its tensors).
+func Check(f *File) (Config, bool, error) {
+	s, ok := f.Meta["config"]
+	if !ok {
+		return Config{}, false, fmt.Errorf("weights: no config in __metadata__")
+	}
+	cfg, err := tokenizer.ParseConfig(s)
+	if err != nil {
+		return cfg, false, fmt.Errorf("weights: %w", err)
+	}
+	tok, all := Expected(cfg, false), Expected(cfg, true)
+	tr := false
+	for name := range f.Tensors {
+		if _, in := tok[name]; !in {
+			if _, in = all[name]; in {
+				tr = true
+			}
+		}
+	}
+	want := tok
+	if tr {
+		want = all
+	}
+	for _, name := range sortedKeys(want) {
+		h, ok := f.Tensors[name]
+		switch {
+		case !ok:
+			return cfg, tr, fmt.Errorf("weights: %s is missing (config wants shape %v)", name, want[name])
+		case h.F == nil:
+			return cfg, tr, fmt.Errorf("weights: %s has dtype %s, want F32/F16/BF16", name, h.DType)
+		case fmt.Sprint(h.Shape) != fmt.Sprint(want[name]):
+			return cfg, tr, fmt.Errorf("weights: %s has shape %v, config wants %v", name, h.Shape, want[name])
+		}
+	}
+	for _, name := range sortedKeys(f.Tensors) {
+		if _, ok := want[name]; !ok {
+			return cfg, tr, fmt.Errorf("weights: unexpected tensor %s %v", name, f.Tensors[name].Shape)
+		}
+	}
+	return cfg, tr, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}
+
+// Weights are a model's tensors uploaded once (as F32) to a backend.
+type Weights struct {
+	Cfg         Config
+	Transformer bool // transformer tensors present
+	T           map[string]*ml.Tensor
+	B           ml.Backend
+}
+
+// Load reads, validates and uploads a weights file.
+func Load(path string, b ml.Backend) (*Weights, error) {
+	f, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, tr, err := Check(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	w := &Weights{Cfg: cfg, Transformer: tr, T: map[string]*ml.Tensor{}, B: b}
+	for name := range Expected(cfg, tr) {
+		h := f.Tensors[name]
+		t, err := ml.NewTensor(b, ml.F32, h.Shape, h.F)
+		if err != nil {
+			w.Free()
+			return nil, fmt.Errorf("weights: uploading %s: %w", name, err)
+		}
+		w.T[name] = t
+	}
+	return w, nil
+}
+
+// Free releases the uploaded tensors.
+func (w *Weights) Free() {
+	for _, t := range w.T {
+		ml.Free(w.B, t)
+	}
+	w.T = nil
+}

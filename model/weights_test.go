@@ -1,0 +1,85 @@
+package model_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hitsr/hitsr/ml/cpu"
+	"github.com/hitsr/hitsr/model"
+)
+
+// TestWeightErrors checks that bad weight files fail naming the tensor.
+func TestWeightErrors(t *testing.T) {
+	src := filepath.Join("..", "testdata/golden/tiny_model.safetensors")
+	cases := []struct {
+		edit func(ts map[string]*model.Host)
+		want string
+	}{
+		{func(ts map[string]*model.Host) {
+			ts["enc.conv_in.weight"] = &model.Host{Shape: []int{8, 3, 3, 3}, F: make([]float32, 8*27)}
+		}, "weights: enc.conv_in.weight has shape [8 3 3 3], config wants [4 3 3 3]"},
+		{func(ts map[string]*model.Host) { delete(ts, "quant.phi.4.bias") }, "weights: quant.phi.4.bias is missing"},
+		{func(ts map[string]*model.Host) {
+			ts["blocks.2.ln1.weight"] = &model.Host{Shape: []int{16}, F: make([]float32, 16)}
+		}, "weights: unexpected tensor blocks.2.ln1.weight"},
+		{func(ts map[string]*model.Host) {
+			ts["head.bias"] = &model.Host{Shape: []int{16}, I: make([]int32, 16)}
+		}, "weights: head.bias has dtype"},
+	}
+	b := cpu.New()
+	defer b.Close()
+	for _, tc := range cases {
+		f, err := model.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.edit(f.Tensors)
+		p := filepath.Join(t.TempDir(), "bad.safetensors")
+		if err := model.WriteFile(p, f.Meta, f.Tensors, false); err != nil {
+			t.Fatal(err)
+		}
+		_, err = model.Load(p, b)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
+		}
+	}
+}
+
+// TestTokenizerOnly loads a file without transformer tensors (and F16 storage).
+func TestTokenizerOnly(t *testing.T) {
+	f, err := model.ReadFile(filepath.Join("..", "testdata/golden/tiny_model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range model.Expected(mustCfg(t, f), true) {
+		if !strings.HasPrefix(name, "enc.") && !strings.HasPrefix(name, "dec.") && !strings.HasPrefix(name, "quant.") {
+			delete(f.Tensors, name)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "tok.safetensors")
+	if err := model.WriteFile(p, f.Meta, f.Tensors, true); err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New()
+	defer b.Close()
+	w, err := model.Load(p, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Free()
+	if w.Transformer {
+		t.Error("transformer reported present")
+	}
+	if _, err := model.New(w); err == nil {
+		t.Error("model.New accepted a tokenizer-only file")
+	}
+}
+
+func mustCfg(t *testing.T, f *model.File) model.Config {
+	cfg, _, err := model.Check(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}

@@ -1,0 +1,133 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Config is the model config of docs/model.md §2 (JSON in the safetensors metadata "config").
+type Config struct {
+	Tile      int     `json:"tile"`
+	F         int     `json:"f"`
+	Segments  [][]int `json:"segments"`
+	Z         int     `json:"z"`
+	Vocab     int     `json:"vocab"`
+	EncCh     []int   `json:"enc_ch"`
+	ResBlocks int     `json:"res_blocks"`
+	PhiK      int     `json:"phi_k"`
+	Fidelity  string  `json:"fidelity"` // "cond" | "pure"
+	RQ        string  `json:"rq"`       // "hit" | "plain"
+	Width     int     `json:"width"`
+	Depth     int     `json:"depth"`
+	Heads     int     `json:"heads"`
+	MLP       int     `json:"mlp"`
+	Eps       float64 `json:"eps"`
+}
+
+// ParseConfig decodes and validates a config JSON.
+func ParseConfig(s string) (Config, error) {
+	var c Config
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the geometry constraints of model.md §1-§2.
+func (c Config) Validate() error {
+	L := len(c.EncCh)
+	switch {
+	case L == 0 || 1<<L != c.F:
+		return fmt.Errorf("config: len(enc_ch)=%d must be log2(f=%d)", L, c.F)
+	case c.Tile <= 0 || c.Tile%c.F != 0:
+		return fmt.Errorf("config: tile %d not a multiple of f %d", c.Tile, c.F)
+	case len(c.Segments) == 0:
+		return fmt.Errorf("config: no segments")
+	case c.Fidelity != "cond" && c.Fidelity != "pure":
+		return fmt.Errorf("config: fidelity %q", c.Fidelity)
+	case c.RQ != "hit" && c.RQ != "plain":
+		return fmt.Errorf("config: rq %q", c.RQ)
+	case c.Z <= 0 || c.Vocab <= 0 || c.ResBlocks < 0 || c.PhiK%2 != 1:
+		return fmt.Errorf("config: bad z/vocab/res_blocks/phi_k")
+	case c.Width <= 0 || c.Heads <= 0 || c.Width%c.Heads != 0 || c.Depth < 0 || c.MLP <= 0:
+		return fmt.Errorf("config: width %d not divisible by heads %d", c.Width, c.Heads)
+	}
+	for n, seg := range c.Segments {
+		if len(seg) == 0 || seg[len(seg)-1] != c.G(n) {
+			return fmt.Errorf("config: last scale of segment %d must be G_%d=%d", n, n, c.G(n))
+		}
+		for _, p := range seg {
+			if p < 1 || p > c.G(n) {
+				return fmt.Errorf("config: scale %d outside 1..%d in segment %d", p, c.G(n), n)
+			}
+		}
+	}
+	return nil
+}
+
+// G is the latent side of segment n.
+func (c Config) G(n int) int { return c.Tile << n / c.F }
+
+// NSeg is the number of segments (output scales).
+func (c Config) NSeg() int { return len(c.Segments) }
+
+// Gmax is the latent side of the last segment.
+func (c Config) Gmax() int { return c.G(c.NSeg() - 1) }
+
+// Scales lists p_1..p_K.
+func (c Config) Scales() []int {
+	var s []int
+	for _, seg := range c.Segments {
+		s = append(s, seg...)
+	}
+	return s
+}
+
+// SegOf lists the segment of each scale.
+func (c Config) SegOf() []int {
+	var s []int
+	for n, seg := range c.Segments {
+		for range seg {
+			s = append(s, n)
+		}
+	}
+	return s
+}
+
+// K is the number of token scales.
+func (c Config) K() int { return len(c.Scales()) }
+
+// NTokens is Σ p².
+func (c Config) NTokens() int {
+	n := 0
+	for _, p := range c.Scales() {
+		n += p * p
+	}
+	return n
+}
+
+// TCond is the number of condition tokens (Gmax²).
+func (c Config) TCond() int { return c.Gmax() * c.Gmax() }
+
+// Blocks are the block-causal mask blocks [Gmax², p_1², …, p_K²].
+func (c Config) Blocks() []int {
+	b := []int{c.TCond()}
+	for _, p := range c.Scales() {
+		b = append(b, p*p)
+	}
+	return b
+}
+
+// Grid is the side of f̂ while scale k is added (G_seg(k), or Gmax for rq plain).
+func (c Config) Grid(k int) int {
+	if c.RQ == "plain" {
+		return c.Gmax()
+	}
+	return c.G(c.SegOf()[k])
+}
+
+// LastOfSeg reports whether scale k ends its segment.
+func (c Config) LastOfSeg(k int) bool {
+	s := c.SegOf()
+	return k == len(s)-1 || s[k+1] != s[k]
+}
