@@ -28,6 +28,9 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -timeout 20m ./...
+	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
+		OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s train/tests; \
+	else echo "skipping train/tests: Debian's python3-torch is not installed (make deps installs it)"; fi
 
 bench:
 	$(GO) run ./cmd/hitsr-bench

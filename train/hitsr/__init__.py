@@ -1,0 +1,1 @@
+"""hitsr training package (PyTorch side of the H-VAR-small contract in docs/model.md)."""

@@ -1,0 +1,171 @@
+"""Next-scale (VAR-style) block-causal transformer with LR-condition prefix (docs/model.md §5)."""
+import math
+from typing import List, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import Config
+from .data import area_down
+
+
+def block_ids(cfg: Config) -> torch.Tensor:
+    return torch.cat([torch.full((s,), i, dtype=torch.long) for i, s in enumerate(cfg.blocks)])
+
+
+def block_causal_mask(cfg: Config) -> torch.Tensor:
+    """[T, T] additive mask: 0 where block(j) <= block(i), -inf elsewhere."""
+    b = block_ids(cfg)
+    allowed = b[None, :] <= b[:, None]
+    m = torch.zeros(len(b), len(b))
+    m.masked_fill_(~allowed, float("-inf"))
+    return m
+
+
+class Attn(nn.Module):
+    def __init__(self, w, heads):
+        super().__init__()
+        self.h = heads
+        self.qkv = nn.Linear(w, 3 * w)
+        self.proj = nn.Linear(w, w)
+
+    def forward(self, x, mask=None, cache=None):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=-1)
+        d = C // self.h
+        q, k, v = (t.view(B, T, self.h, d).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            if "k" in cache:
+                k = torch.cat([cache["k"], k], 2)
+                v = torch.cat([cache["v"], v], 2)
+            cache["k"], cache["v"] = k, v
+        a = (q @ k.transpose(-1, -2)) / math.sqrt(d)
+        if mask is not None:
+            a = a + mask
+        a = a.softmax(-1)
+        y = (a @ v).transpose(1, 2).reshape(B, T, C)
+        return self.proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, w, r):
+        super().__init__()
+        self.fc1 = nn.Linear(w, r * w)
+        self.fc2 = nn.Linear(r * w, w)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.width, eps=cfg.eps)
+        self.attn = Attn(cfg.width, cfg.heads)
+        self.ln2 = nn.LayerNorm(cfg.width, eps=cfg.eps)
+        self.mlp = MLP(cfg.width, cfg.mlp)
+
+    def forward(self, x, mask=None, cache=None):
+        x = x + self.attn(self.ln1(x), mask, cache)
+        return x + self.mlp(self.ln2(x))
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.cond_proj = nn.Linear(cfg.z, w)
+        self.pos = nn.Parameter(torch.randn(w, cfg.Gmax, cfg.Gmax) * 0.02)
+        self.start = nn.Parameter(torch.randn(w) * 0.02)
+        self.lvl = nn.Parameter(torch.randn(cfg.K + 1, w) * 0.02)
+        self.word_embed = nn.Linear(cfg.z, w)
+        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.depth)])
+        self.ln_f = nn.LayerNorm(w, eps=cfg.eps)
+        self.head = nn.Linear(w, cfg.vocab)
+        self.apply(self._init)
+        for b in self.blocks:  # GPT-2 style scaled residual projections
+            nn.init.normal_(b.attn.proj.weight, std=0.02 / math.sqrt(2 * cfg.depth))
+            nn.init.normal_(b.mlp.fc2.weight, std=0.02 / math.sqrt(2 * cfg.depth))
+        self.register_buffer("mask", block_causal_mask(cfg), persistent=False)
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+
+    # ------------------------------------------------------------- embeddings
+    def pos_at(self, p):
+        """pos table area-downsampled to p x p, row-major -> [p*p, width]."""
+        return area_down(self.pos[None], p)[0].flatten(1).t()
+
+    def embed_cond(self, c):
+        x = self.cond_proj(c.flatten(2).transpose(1, 2))
+        return x + self.pos_at(self.cfg.Gmax) + self.lvl[0]
+
+    def embed_scale(self, k, x_k, B):
+        """k: 0-based scale index; x_k: [B, z, p, p] (area-downsampled f-hat) for k >= 1."""
+        p = self.cfg.scales[k]
+        if k == 0:
+            e = self.start.view(1, 1, -1).expand(B, p * p, -1)
+        else:
+            e = self.word_embed(x_k.flatten(2).transpose(1, 2))
+        return e + self.pos_at(p) + self.lvl[k + 1]
+
+    # ------------------------------------------------------ teacher forcing
+    def forward(self, c, xs):
+        """c [B, z, G2, G2]; xs: K-1 tensors [B, z, p_k, p_k] (k = 1..K-1). Returns logits [B, N, vocab]
+        for the N = sum p^2 predicted positions."""
+        B = c.shape[0]
+        seq = [self.embed_cond(c)] + [self.embed_scale(k, xs[k - 1] if k else None, B) for k in range(self.cfg.K)]
+        x = torch.cat(seq, 1)
+        for b in self.blocks:
+            x = b(x, self.mask)
+        x = x[:, self.cfg.T_cond:]
+        return self.head(self.ln_f(x))
+
+    # ------------------------------------------------------------- inference
+    @torch.no_grad()
+    def generate(self, tok, lr, topk: int = 0, seed: Optional[int] = None, return_logits=False, nseg=None,
+                 decode=None):
+        """One pass with a KV cache: returns (token ids per scale, images per segment[, logits per scale]).
+        nseg: stop after this many segments; decode: set of segments to decode (default all; others None)."""
+        cfg = self.cfg
+        nseg = cfg.nseg if nseg is None else nseg
+        B = lr.shape[0]
+        gen = None
+        if topk:
+            gen = torch.Generator().manual_seed(seed or 0)
+        c = tok.cond_latent(lr)
+        caches = [dict() for _ in self.blocks]
+        x = self.embed_cond(c)
+        for b, ca in zip(self.blocks, caches):
+            x = b(x, None, ca)
+        fhat = tok.fhat0(B, lr.device)
+        idxs, imgs, logits_all = [], [], []
+        for k, p in enumerate(cfg.scales):
+            if cfg.seg_of[k] >= nseg:
+                break
+            fhat = tok.carry(fhat, k)
+            x = self.embed_scale(k, area_down(fhat, p) if k else None, B)
+            for b, ca in zip(self.blocks, caches):
+                x = b(x, None, ca)
+            logits = self.head(self.ln_f(x))
+            logits_all.append(logits)
+            if topk:
+                v, ii = logits.topk(topk, -1)
+                pr = v.softmax(-1).view(-1, topk)
+                s = torch.multinomial(pr, 1, generator=gen).view(B, -1, 1)
+                idx = ii.gather(-1, s).squeeze(-1)
+            else:
+                idx = logits.argmax(-1)
+            idxs.append(idx)
+            fhat = tok.add(fhat, k, idx)
+            if tok.last_of_seg(k):
+                n = cfg.seg_of[k]
+                imgs.append(tok.decode_seg(fhat, c, n, lr) if decode is None or n in decode else None)
+        if return_logits:
+            return idxs, imgs, logits_all
+        return idxs, imgs
