@@ -1,0 +1,220 @@
+package main
+
+import (
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/metrics"
+	"github.com/hitsr/hitsr/resample"
+)
+
+var methods = []string{"hitsr", "bicubic", "lanczos3"}
+
+type score struct {
+	image  string
+	scale  int
+	method string
+	psnr   float64
+	ssim   float64
+}
+
+// modcrop crops the RGB planes of img to multiples of s.
+func modcrop(img *imageio.Image, s int) *imageio.Image {
+	w, h := img.W-img.W%s, img.H-img.H%s
+	out := imageio.New(w, h, 3)
+	for c := 0; c < 3; c++ {
+		for y := 0; y < h; y++ {
+			copy(out.Pix[(c*h+y)*w:][:w], img.Pix[(c*img.H+y)*img.W:][:w])
+		}
+	}
+	return out
+}
+
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hitsr-video eval", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	scalesFlag := fs.String("scales", "2,4", "")
+	csvPath := fs.String("csv", "", "")
+	chartPath := fs.String("chart", "", "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fail(exitUsage, "eval wants one directory (got %d)", len(pos))
+	}
+	var scales []int
+	for _, s := range strings.Split(*scalesFlag, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || (v != 2 && v != 4) {
+			return fail(exitUsage, "--scales %q: each scale must be 2 or 4", *scalesFlag)
+		}
+		scales = append(scales, v)
+	}
+	for _, p := range []string{*csvPath, *chartPath} {
+		if p != "" && filepath.Ext(p) == "" {
+			return fail(exitUsage, "%s: missing extension", p)
+		}
+	}
+	if *chartPath != "" && imageio.Format(*chartPath) != "png" {
+		return fail(exitUsage, "--chart %s: must be a .png", *chartPath)
+	}
+	var files []string
+	ents, err := os.ReadDir(pos[0])
+	if err != nil {
+		return fail(exitInput, "%v", err)
+	}
+	for _, e := range ents {
+		if !e.IsDir() && imageio.Format(e.Name()) != "" {
+			files = append(files, filepath.Join(pos[0], e.Name()))
+		}
+	}
+	slices.Sort(files)
+	if len(files) == 0 {
+		return fail(exitInput, "%s: no PNG/JPEG images", pos[0])
+	}
+	var imgs []*imageio.Image
+	for _, f := range files {
+		img, err := imageio.Read(f)
+		if err != nil {
+			return fail(exitInput, "%s: %v", f, err)
+		}
+		imgs = append(imgs, img)
+	}
+	m, err := c.load(stderr)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	var scores []score
+	for _, s := range scales {
+		var hrs, lrs []*imageio.Image
+		for i, img := range imgs {
+			if img.W < 2*s || img.H < 2*s {
+				return fail(exitInput, "%s: too small for ×%d", files[i], s)
+			}
+			hr := modcrop(img, s)
+			lr := &imageio.Image{W: hr.W / s, H: hr.H / s, C: 3,
+				Pix: resample.Resize(hr.Pix, 3, hr.H, hr.W, hr.H/s, hr.W/s, resample.BicubicAA)}
+			hrs, lrs = append(hrs, hr), append(lrs, lr)
+		}
+		t0 := time.Now()
+		srs, err := m.UpscaleImages(lrs, s)
+		if err != nil {
+			return fail(exitFailure, "×%d: %v", s, err)
+		}
+		dt := time.Since(t0)
+		mpx := 0.0
+		for _, hr := range hrs {
+			mpx += float64(hr.W*hr.H) / 1e6
+		}
+		fmt.Fprintf(stderr, "×%d: hitsr on %d images in %.1f s (%.3f output Mpx/s, %s backend)\n",
+			s, len(imgs), dt.Seconds(), mpx/dt.Seconds(), m.Backend().Name())
+		for i, hr := range hrs {
+			lr := lrs[i]
+			outs := map[string][]float32{
+				"hitsr":    srs[i][0].Pix,
+				"bicubic":  resample.Resize(lr.Pix, 3, lr.H, lr.W, hr.H, hr.W, resample.Bicubic),
+				"lanczos3": resample.Resize(lr.Pix, 3, lr.H, lr.W, hr.H, hr.W, resample.Lanczos3),
+			}
+			name := filepath.Base(files[i])
+			for _, meth := range methods {
+				scores = append(scores, score{name, s, meth,
+					metrics.PSNRY(outs[meth], hr.Pix, hr.H, hr.W, s), metrics.SSIMY(outs[meth], hr.Pix, hr.H, hr.W, s)})
+			}
+		}
+	}
+	printTable(stdout, scores, scales)
+	if *csvPath != "" {
+		if err := writeCSV(*csvPath, scores); err != nil {
+			return fail(exitFailure, "%v", err)
+		}
+	}
+	if *chartPath != "" {
+		if err := writeChart(*chartPath, meanScores(scores, scales)); err != nil {
+			return fail(exitFailure, "%v", err)
+		}
+	}
+	return nil
+}
+
+// meanScores are the per-scale means, one score per (scale, method), image "mean".
+func meanScores(scores []score, scales []int) []score {
+	var out []score
+	for _, s := range scales {
+		for _, meth := range methods {
+			var p, q float64
+			n := 0
+			for _, sc := range scores {
+				if sc.scale == s && sc.method == meth {
+					p, q, n = p+sc.psnr, q+sc.ssim, n+1
+				}
+			}
+			out = append(out, score{"mean", s, meth, p / float64(n), q / float64(n)})
+		}
+	}
+	return out
+}
+
+func printTable(w io.Writer, scores []score, scales []int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "image\tscale\thitsr PSNR/SSIM\tbicubic PSNR/SSIM\tlanczos3 PSNR/SSIM\t")
+	row := func(img string, s int, get func(meth string) score) {
+		fmt.Fprintf(tw, "%s\t×%d", img, s)
+		for _, meth := range methods {
+			sc := get(meth)
+			fmt.Fprintf(tw, "\t%.2f / %.4f", sc.psnr, sc.ssim)
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	means := meanScores(scores, scales)
+	for _, s := range scales {
+		var names []string
+		for _, sc := range scores {
+			if sc.scale == s && !slices.Contains(names, sc.image) {
+				names = append(names, sc.image)
+			}
+		}
+		for _, n := range names {
+			row(n, s, func(meth string) score {
+				i := slices.IndexFunc(scores, func(x score) bool { return x.image == n && x.scale == s && x.method == meth })
+				return scores[i]
+			})
+		}
+		row("MEAN", s, func(meth string) score {
+			i := slices.IndexFunc(means, func(x score) bool { return x.scale == s && x.method == meth })
+			return means[i]
+		})
+	}
+	tw.Flush()
+}
+
+func writeCSV(path string, scores []score) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(f)
+	cw.Write([]string{"image", "scale", "method", "psnr_y", "ssim_y"})
+	for _, sc := range scores {
+		cw.Write([]string{sc.image, strconv.Itoa(sc.scale), sc.method,
+			strconv.FormatFloat(sc.psnr, 'f', 4, 64), strconv.FormatFloat(sc.ssim, 'f', 5, 64)})
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

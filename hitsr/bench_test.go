@@ -1,0 +1,93 @@
+package hitsr
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hitsr/hitsr/imageio"
+)
+
+// benchModels loads the shipped model on each backend in HITSR_BENCH_DEVICES (default
+// "cpu,vulkan:0"; unavailable ones are logged and skipped).
+func benchModels(b *testing.B, fn func(b *testing.B, spec string, m *Model)) {
+	if _, err := os.Stat(shippedModel); err != nil {
+		b.Skip(err)
+	}
+	specs := []string{"cpu", "vulkan:0"}
+	if s := os.Getenv("HITSR_BENCH_DEVICES"); s != "" {
+		specs = filepath.SplitList(strings.ReplaceAll(s, ",", string(filepath.ListSeparator)))
+	}
+	for _, spec := range specs {
+		m, err := Load(shippedModel, spec)
+		if err != nil {
+			b.Logf("%s: %v", spec, err)
+			continue
+		}
+		fn(b, spec, m)
+		m.Close()
+	}
+}
+
+// BenchmarkUpscale360p: a 640×360 frame to ×4 (2560×1440) per backend, in output Mpx/s.
+// HITSR_BENCH_SIZE=WxH overrides the input size (CPU runs of the full frame take minutes).
+func BenchmarkUpscale360p(b *testing.B) {
+	w, h := 640, 360
+	if s := os.Getenv("HITSR_BENCH_SIZE"); s != "" {
+		fmt.Sscanf(s, "%dx%d", &w, &h)
+	}
+	img := smooth(w, h)
+	benchModels(b, func(b *testing.B, spec string, m *Model) {
+		b.Run(fmt.Sprintf("%s/%dx%d", spec, w, h), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := m.Upscale(img, 4); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(16*w*h*b.N)/1e6/b.Elapsed().Seconds(), "outMpx/s")
+		})
+	})
+}
+
+// BenchmarkOnePass compares ×2+×4 from one pass with ×4 alone (the ×2 decode is the extra).
+func BenchmarkOnePass(b *testing.B) {
+	img := smooth(64, 48)
+	benchModels(b, func(b *testing.B, spec string, m *Model) {
+		for _, sc := range [][]int{{4}, {2, 4}, {1, 2, 4}} {
+			b.Run(fmt.Sprintf("%s/x%v", spec, sc), func(b *testing.B) {
+				var out []*imageio.Image
+				for b.Loop() {
+					var err error
+					if out, err = m.Upscale(img, sc...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				px := 0
+				for _, o := range out {
+					px += o.W * o.H
+				}
+				b.ReportMetric(float64(px*b.N)/1e6/b.Elapsed().Seconds(), "outMpx/s")
+			})
+		}
+	})
+}
+
+// BenchmarkBatch: tiles per Generate call (81 tiles of a 100×100 input, ×4).
+func BenchmarkBatch(b *testing.B) {
+	img := smooth(100, 100)
+	benchModels(b, func(b *testing.B, spec string, m *Model) {
+		for _, bs := range []int{8, 16, 32, 81} {
+			m.Batch = bs
+			b.Run(fmt.Sprintf("%s/batch=%d", spec, bs), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := m.Upscale(img, 4); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(81*b.N), "ms/tile")
+			})
+		}
+	})
+}

@@ -1,0 +1,259 @@
+// Package hitsr is the library API of the hitsr super-resolution engine: load a model once
+// on a backend, then upscale images of any size by overlapping tiles (docs/training.md,
+// Protocol; a port of train/hitsr/evaluate.py's tiled()), producing ×1/×2/×4 from one pass and
+// other sizes by a host resampler from the nearest larger model scale.
+package hitsr
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/ml"
+	"github.com/hitsr/hitsr/ml/device"
+	"github.com/hitsr/hitsr/model"
+	"github.com/hitsr/hitsr/resample"
+)
+
+// Errors wrapped by Load, so callers can tell a device problem from a model problem.
+var (
+	ErrDevice = errors.New("device")
+	ErrModel  = errors.New("model")
+)
+
+// Model is a loaded model on a backend (weights uploaded once). Not safe for concurrent use.
+type Model struct {
+	Notice  string // one line when "auto" fell back to the CPU backend
+	Batch   int    // tiles per Generate call (default 32; ~30 MB of device memory per tile)
+	Overlap int    // LR overlap between tiles in pixels (default 4, as evaluate.py)
+
+	be  ml.Backend
+	w   *model.Weights
+	m   *model.Model
+	cfg model.Config
+}
+
+// Load opens the backend named by dev (device.Open: "auto", "cpu", "vulkan", "vulkan:N")
+// and uploads the weights file at path.
+func Load(path, dev string) (*Model, error) {
+	be, notice, err := device.Open(dev)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDevice, err)
+	}
+	m, err := LoadOn(path, be)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	m.Notice = notice
+	return m, nil
+}
+
+// LoadOn uploads the weights at path to an already opened backend; Close closes the backend.
+func LoadOn(path string, be ml.Backend) (*Model, error) {
+	w, err := model.Load(path, be)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrModel, err)
+	}
+	mm, err := model.New(w)
+	if err != nil {
+		w.Free()
+		return nil, fmt.Errorf("%w: %s: %w", ErrModel, path, err)
+	}
+	return &Model{Batch: 32, Overlap: 4, be: be, w: w, m: mm, cfg: w.Cfg}, nil
+}
+
+// Close frees the weights and closes the backend.
+func (m *Model) Close() {
+	if m.m != nil {
+		m.m.Close()
+		m.w.Free()
+		m.be.Close()
+		m.m = nil
+	}
+}
+
+// Backend is the backend the model runs on.
+func (m *Model) Backend() ml.Backend { return m.be }
+
+// Config is the model's config.
+func (m *Model) Config() model.Config { return m.cfg }
+
+// Scales are the model's native scales (1, 2, 4 for the shipped config).
+func (m *Model) Scales() []int {
+	s := make([]int, m.cfg.NSeg())
+	for n := range s {
+		s[n] = 1 << n
+	}
+	return s
+}
+
+func (m *Model) segOf(scale int) (int, error) {
+	if n := slices.Index(m.Scales(), scale); n >= 0 {
+		return n, nil
+	}
+	return 0, fmt.Errorf("scale %d is not a model scale (%v)", scale, m.Scales())
+}
+
+// Upscale runs one pass over img's tiles and returns img at each of the native scales
+// (e.g. Upscale(img, 2, 4)). An alpha channel is resized with plain bicubic.
+func (m *Model) Upscale(img *imageio.Image, scales ...int) ([]*imageio.Image, error) {
+	out, err := m.UpscaleImages([]*imageio.Image{img}, scales...)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// UpscaleImages is Upscale over several images, their tiles batched together.
+// out[i][j] is image i at scales[j].
+func (m *Model) UpscaleImages(imgs []*imageio.Image, scales ...int) ([][]*imageio.Image, error) {
+	if len(scales) == 0 {
+		return nil, errors.New("no scales requested")
+	}
+	var segs []int
+	for _, s := range scales {
+		n, err := m.segOf(s)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(segs, n) {
+			segs = append(segs, n)
+		}
+	}
+	for _, img := range imgs {
+		if err := checkImage(img); err != nil {
+			return nil, err
+		}
+		for _, s := range scales {
+			if err := imageio.CheckSize(img.W*s, img.H*s); err != nil {
+				return nil, fmt.Errorf("output: %w", err)
+			}
+		}
+	}
+	rgb, err := m.tiled(imgs, segs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]*imageio.Image, len(imgs))
+	for i, img := range imgs {
+		for _, s := range scales {
+			n, _ := m.segOf(s)
+			out[i] = append(out[i], withAlpha(rgb[i][slices.Index(segs, n)], img))
+		}
+	}
+	return out, nil
+}
+
+func checkImage(img *imageio.Image) error {
+	if img == nil {
+		return errors.New("nil image")
+	}
+	if err := imageio.CheckSize(img.W, img.H); err != nil {
+		return err
+	}
+	if (img.C != 3 && img.C != 4) || len(img.Pix) != img.W*img.H*img.C {
+		return fmt.Errorf("image has %d channels and %d values for %d×%d (want RGB or RGBA)", img.C, len(img.Pix), img.W, img.H)
+	}
+	return nil
+}
+
+// withAlpha appends src's alpha (plain bicubic, antialiased when shrinking) to rgb.
+func withAlpha(rgb *imageio.Image, src *imageio.Image) *imageio.Image {
+	if src.C < 4 {
+		return rgb
+	}
+	k := resample.Bicubic
+	if rgb.W < src.W || rgb.H < src.H {
+		k = resample.BicubicAA
+	}
+	a := resample.Resize(src.Plane(3), 1, src.H, src.W, rgb.H, rgb.W, k)
+	out := &imageio.Image{W: rgb.W, H: rgb.H, C: 4, Pix: append(rgb.Pix[:len(rgb.Pix):len(rgb.Pix)], a...)}
+	return out
+}
+
+// Target is a requested output: Scale (relative to the input) or an exact W×H.
+type Target struct {
+	Scale float64
+	W, H  int
+}
+
+func (t Target) String() string {
+	if t.W > 0 {
+		return fmt.Sprintf("%dx%d", t.W, t.H)
+	}
+	return fmt.Sprintf("x%g", t.Scale)
+}
+
+// Size is the output size for a w×h input, validated against imageio's limits.
+func (t Target) Size(w, h int) (int, int, error) {
+	ow, oh := t.W, t.H
+	if ow <= 0 && oh <= 0 {
+		if !(t.Scale > 0) || math.IsInf(t.Scale, 0) {
+			return 0, 0, fmt.Errorf("invalid scale %v", t.Scale)
+		}
+		fw, fh := math.Round(float64(w)*t.Scale), math.Round(float64(h)*t.Scale)
+		if fw > imageio.MaxSide || fh > imageio.MaxSide {
+			return 0, 0, fmt.Errorf("output ×%g of %d×%d exceeds the limit of %d px per side", t.Scale, w, h, imageio.MaxSide)
+		}
+		ow, oh = max(int(fw), 1), max(int(fh), 1)
+	}
+	if err := imageio.CheckSize(ow, oh); err != nil {
+		return 0, 0, fmt.Errorf("output %s: %w", t, err)
+	}
+	return ow, oh, nil
+}
+
+// nativeFor is the smallest native scale whose output covers ow×oh (else the largest).
+func (m *Model) nativeFor(w, h, ow, oh int) int {
+	sc := m.Scales()
+	for _, s := range sc {
+		if w*s >= ow && h*s >= oh {
+			return s
+		}
+	}
+	return sc[len(sc)-1]
+}
+
+// UpscaleTo returns img at each target size from one model pass: each target is resampled
+// (Lanczos-3, antialiased when shrinking) from the nearest larger native scale's output;
+// targets equal to a native scale are the model output itself.
+func (m *Model) UpscaleTo(img *imageio.Image, targets ...Target) ([]*imageio.Image, error) {
+	if err := checkImage(img); err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("no outputs requested")
+	}
+	type plan struct{ ow, oh, s int }
+	var plans []plan
+	var natives []int
+	for _, t := range targets {
+		ow, oh, err := t.Size(img.W, img.H)
+		if err != nil {
+			return nil, err
+		}
+		s := m.nativeFor(img.W, img.H, ow, oh)
+		plans = append(plans, plan{ow, oh, s})
+		if !slices.Contains(natives, s) {
+			natives = append(natives, s)
+		}
+	}
+	res, err := m.Upscale(img.RGB(), natives...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*imageio.Image
+	for _, p := range plans {
+		src := res[slices.Index(natives, p.s)]
+		rgb := src
+		if src.W != p.ow || src.H != p.oh {
+			rgb = &imageio.Image{W: p.ow, H: p.oh, C: 3,
+				Pix: resample.Resize(src.Pix, 3, src.H, src.W, p.oh, p.ow, resample.Lanczos3)}
+		}
+		out = append(out, withAlpha(rgb, img))
+	}
+	return out, nil
+}
