@@ -32,8 +32,10 @@ test:
 		OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s train/tests; \
 	else echo "skipping train/tests: Debian's python3-torch is not installed (make deps installs it)"; fi
 
+# Compute-core table, then the shipped model: output Mpx/s at 360p input, one pass ×2+×4 vs ×4.
 bench:
 	$(GO) run ./cmd/hitsr-bench
+	$(GO) test ./hitsr -run '^$$' -bench 'Upscale360p|OnePass' -benchtime 1x
 
 run:
 	$(GO) run ./cmd/hitsr-bench -quick
