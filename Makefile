@@ -37,5 +37,7 @@ bench:
 	$(GO) run ./cmd/hitsr-bench
 	$(GO) test ./hitsr -run '^$$' -bench 'Upscale360p|OnePass' -benchtime 1x
 
+# The main job on the bundled sample: ×2 and ×4 from one pass (outputs in out/).
 run:
-	$(GO) run ./cmd/hitsr-bench -quick
+	mkdir -p out
+	$(GO) run ./cmd/hitsr-video testdata/sample.png --out out/2x.png,out/4x.png -y
