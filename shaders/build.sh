@@ -6,12 +6,9 @@ cd "$(dirname "$0")"
 GLSLC="${GLSLC:-glslc} --target-env=vulkan1.1 -O"
 for src in *.comp; do
 	name="${src%.comp}"
-	case "$name" in
-	mm_cpu) ;; # variants below
-	*) $GLSLC "$src" -o "$name.spv" ;;
-	esac
+	$GLSLC "$src" -o "$name.spv"
 done
 # CPU-driver GEMM: TB (B is [N, K]), BF16 (packed-half B), BW (B chunk width).
 for tb in 0 1; do for h in 0 1; do for bw in 4 8; do
-	$GLSLC -DTB=$tb -DBF16=$h -DBW=$bw mm_cpu.comp -o "mm_cpu_t${tb}_h${h}_w${bw}.spv"
+	$GLSLC -fshader-stage=compute -DTB=$tb -DBF16=$h -DBW=$bw mm_cpu.glsl -o "mm_cpu_t${tb}_h${h}_w${bw}.spv"
 done; done; done

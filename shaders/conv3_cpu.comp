@@ -3,7 +3,7 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_EXT_control_flow_attributes : require
-// Direct 3×3 convolution, stride 1, pad 1, for CPU Vulkan drivers (see mm_cpu.comp for why):
+// Direct 3×3 convolution, stride 1, pad 1, for CPU Vulkan drivers (see mm_cpu.glsl for why):
 // an implicit GEMM with output channels as rows and pixels as columns. One workgroup is one
 // subgroup; it computes TM output channels × LX·TN pixels, each lane TN consecutive pixels of
 // one output row. Per input channel the weights (packed as [O][C][12] f32, taps zero-padded
