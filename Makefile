@@ -35,7 +35,7 @@ test:
 # Compute-core table, then the shipped model: output Mpx/s at 360p input, one pass ×2+×4 vs ×4.
 bench:
 	$(GO) run ./cmd/hitsr-bench
-	$(GO) test ./hitsr -run '^$$' -bench 'Upscale360p|OnePass' -benchtime 1x
+	$(GO) test ./hitsr -run '^$$' -bench 'OpenBLAS|Upscale360p|OnePass' -benchtime 1x
 
 # The main job on the bundled sample: ×2 and ×4 from one pass (outputs in out/).
 run:

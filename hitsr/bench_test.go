@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/ml/cpu"
 )
 
 // benchModels loads the shipped model on each backend in HITSR_BENCH_DEVICES (default
@@ -41,12 +42,14 @@ func BenchmarkUpscale360p(b *testing.B) {
 	img := smooth(w, h)
 	benchModels(b, func(b *testing.B, spec string, m *Model) {
 		b.Run(fmt.Sprintf("%s/%dx%d", spec, w, h), func(b *testing.B) {
+			f0 := m.Flops()
 			for b.Loop() {
 				if _, err := m.Upscale(img, 4); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(16*w*h*b.N)/1e6/b.Elapsed().Seconds(), "outMpx/s")
+			b.ReportMetric((m.Flops()-f0)/1e9/b.Elapsed().Seconds(), "GFLOP/s")
 		})
 	})
 }
@@ -90,4 +93,18 @@ func BenchmarkBatch(b *testing.B) {
 			})
 		}
 	})
+}
+
+// BenchmarkOpenBLAS is the same-run baseline for the model's GFLOP/s: sgemm 1024³ on all cores.
+func BenchmarkOpenBLAS(b *testing.B) {
+	const n = 1024
+	x := make([]float32, n*n)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	y := make([]float32, n*n)
+	for b.Loop() {
+		cpu.Sgemm(false, false, n, n, n, 1, x, n, x, n, 0, y, n)
+	}
+	b.ReportMetric(2*n*n*n*float64(b.N)/1e9/b.Elapsed().Seconds(), "GFLOP/s")
 }

@@ -29,10 +29,11 @@ type Model struct {
 	Batch   int    // tiles per Generate call (default 32; ~30 MB of device memory per tile)
 	Overlap int    // LR overlap between tiles in pixels (default 4, as evaluate.py)
 
-	be  ml.Backend
-	w   *model.Weights
-	m   *model.Model
-	cfg model.Config
+	be    ml.Backend
+	flops float64 // recorded model arithmetic so far (multiply-add = 2)
+	w     *model.Weights
+	m     *model.Model
+	cfg   model.Config
 }
 
 // Load opens the backend named by dev (device.Open: "auto", "cpu", "vulkan", "vulkan:N")
@@ -77,6 +78,9 @@ func (m *Model) Close() {
 
 // Backend is the backend the model runs on.
 func (m *Model) Backend() ml.Backend { return m.be }
+
+// Flops is the arithmetic of every model pass run so far (matmuls, convolutions, attention).
+func (m *Model) Flops() float64 { return m.flops }
 
 // Config is the model's config.
 func (m *Model) Config() model.Config { return m.cfg }

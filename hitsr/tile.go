@@ -169,6 +169,7 @@ func (m *Model) generate(in []float32, B, nseg int, segs []int) ([][]float32, er
 	c := ml.NewContext(m.be)
 	defer c.Close()
 	g := m.m.Generate(c, c.Input(ml.F32, []int{B, 3, T, T}, in), nseg, segs...)
+	m.flops += c.Flops()
 	var outs [][]float32
 	for _, n := range segs {
 		if n >= len(g.Images) || g.Images[n] == nil {

@@ -14,6 +14,31 @@ type Context struct {
 	err     error
 	pending []*Node
 	owned   []Storage
+	flops   float64
+}
+
+// Flops is the arithmetic (multiply-add = 2) of the matmuls, convolutions and attention
+// recorded so far: the work behind achieved-GFLOP/s figures.
+func (c *Context) Flops() float64 { return c.flops }
+
+// nodeFlops counts a node's multiply-adds ×2 (other ops are memory-bound and not counted).
+func nodeFlops(n *Node) float64 {
+	out := float64(n.Out.Len())
+	switch n.Op {
+	case OpMatMul:
+		a := n.In[0]
+		k := a.Dim(-1)
+		if n.P.TransA {
+			k = a.Dim(-2)
+		}
+		return 2 * out * float64(k)
+	case OpConv2D:
+		w := n.In[1]
+		return 2 * out * float64(w.Dim(1)*w.Dim(2)*w.Dim(3))
+	case OpAttention:
+		return 4 * out * float64(n.P.KVLen) // q·kᵀ and p·v
+	}
+	return 0
 }
 
 // NewContext starts an empty context on b.
@@ -63,6 +88,7 @@ func (c *Context) record(op Op, p Params, dtype DType, shape []int, in ...*Tenso
 	n := &Node{Op: op, Out: out, In: in, P: p}
 	out.node = n
 	c.pending = append(c.pending, n)
+	c.flops += nodeFlops(n)
 	return out
 }
 
