@@ -65,8 +65,9 @@ def _win(S, ramp):
     return (d / ramp).clamp(max=1.0)
 
 
-def tiled(fn, lr, scale, tile=16, overlap=4, batch=64):
-    """Run fn(lr_tiles [B,3,t,t]) -> [B,3,t*scale,t*scale] over the whole LR image, blending overlaps."""
+def tiled(fn, lr, scale, tile=16, overlap=4, batch=64, hr=None):
+    """Run fn(lr_tiles [B,3,t,t]) -> [B,3,t*scale,t*scale] over the whole LR image, blending overlaps.
+    With hr, fn also gets the matching HR tiles (for the tokenizer ceiling)."""
     _, _, H, W = lr.shape
     ys, xs = _starts(H, tile, tile - overlap), _starts(W, tile, tile - overlap)
     pos = [(y, x) for y in ys for x in xs]
@@ -78,28 +79,10 @@ def tiled(fn, lr, scale, tile=16, overlap=4, batch=64):
     for i in range(0, len(pos), batch):
         pp = pos[i:i + batch]
         t = torch.cat([lr[:, :, y:y + tile, x:x + tile] for y, x in pp], 0)
-        o = fn(t)
-        for j, (y, x) in enumerate(pp):
-            out[:, y * scale:y * scale + S, x * scale:x * scale + S] += o[j] * w2
-            acc[:, y * scale:y * scale + S, x * scale:x * scale + S] += w2
-    return (out / acc)[None]
-
-
-def tiled_hr(fn, lr, hr, scale, tile=16, overlap=4, batch=64):
-    """Like tiled, but fn also gets the matching HR tiles (for the tokenizer ceiling)."""
-    _, _, H, W = lr.shape
-    ys, xs = _starts(H, tile, tile - overlap), _starts(W, tile, tile - overlap)
-    pos = [(y, x) for y in ys for x in xs]
-    S = tile * scale
-    w = _win(S, overlap * scale / 2 + 1e-6)
-    w2 = (w[:, None] * w[None, :])[None]
-    out = torch.zeros(3, H * scale, W * scale)
-    acc = torch.zeros(1, H * scale, W * scale)
-    for i in range(0, len(pos), batch):
-        pp = pos[i:i + batch]
-        t = torch.cat([lr[:, :, y:y + tile, x:x + tile] for y, x in pp], 0)
-        th = torch.cat([hr[:, :, y * scale:y * scale + S, x * scale:x * scale + S] for y, x in pp], 0)
-        o = fn(t, th)
+        if hr is None:
+            o = fn(t)
+        else:
+            o = fn(t, torch.cat([hr[:, :, y * scale:y * scale + S, x * scale:x * scale + S] for y, x in pp], 0))
         for j, (y, x) in enumerate(pp):
             out[:, y * scale:y * scale + S, x * scale:x * scale + S] += o[j] * w2
             acc[:, y * scale:y * scale + S, x * scale:x * scale + S] += w2
@@ -150,7 +133,7 @@ def evaluate(methods, sets=("Set5", "Set14"), scales=(2, 4), overlap=4, log=prin
                     elif spec[0] == "lr":
                         sr = tiled(spec[1][s], lr, s, overlap=overlap)
                     else:
-                        sr = tiled_hr(spec[1][s], lr, hr, s, overlap=overlap)
+                        sr = tiled(spec[1][s], lr, s, overlap=overlap, hr=hr)
                     acc[m].append((psnr_y(sr, hr, s), ssim_y(sr, hr, s)))
             for m in methods:
                 a = np.array(acc[m])
