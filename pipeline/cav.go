@@ -1,0 +1,214 @@
+package pipeline
+
+// The few libav calls go-astiav v0.16.0 does not wrap: colour-aware swscale, frame pixel
+// access, make-writable, timestamps, dictionary copies and codec/colour fields.
+
+/*
+#cgo pkg-config: libavformat libavcodec libavutil libswscale
+#include <libavformat/avformat.h>
+#include <libavcodec/avcodec.h>
+#include <libavutil/frame.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+static struct SwsContext *hs_sws(int sw, int sh, int sf, int dw, int dh, int df,
+                                 int srcCS, int srcFull, int dstCS, int dstFull) {
+	int flags = SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP;
+	struct SwsContext *c = sws_getContext(sw, sh, sf, dw, dh, df, flags, NULL, NULL, NULL);
+	if (c) sws_setColorspaceDetails(c, sws_getCoefficients(srcCS), srcFull,
+	                                sws_getCoefficients(dstCS), dstFull, 0, 1 << 16, 1 << 16);
+	return c;
+}
+static int hs_scale(struct SwsContext *c, AVFrame *src, AVFrame *dst) {
+	return sws_scale(c, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
+	                 dst->data, dst->linesize);
+}
+static int64_t hs_best_ts(AVFrame *f) { return f->best_effort_timestamp; }
+static int64_t hs_pkt_duration(AVFrame *f) { return f->pkt_duration; }
+static int hs_colorspace(AVFrame *f) { return f->colorspace; }
+static int hs_color_range(AVFrame *f) { return f->color_range; }
+static uint8_t *hs_plane(AVFrame *f, int i) { return f->data[i]; }
+static int hs_bit_depth(int pf) {
+	const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
+	return d ? d->comp[0].depth : 0;
+}
+static void hs_chroma_shift(int pf, int *w, int *h) {
+	if (av_pix_fmt_get_chroma_sub_sample(pf, w, h) < 0) { *w = 0; *h = 0; }
+}
+static void hs_set_color(AVCodecContext *e, int spc, int prim, int trc, int range) {
+	e->colorspace = spc; e->color_primaries = prim; e->color_trc = trc; e->color_range = range;
+}
+static int hs_query_codec(AVFormatContext *oc, int id) {
+	return avformat_query_codec(oc->oformat, id, FF_COMPLIANCE_NORMAL);
+}
+static int hs_disposition(AVStream *s) { return s->disposition; }
+static int hs_default_video_codec(AVFormatContext *oc) { return oc->oformat->video_codec; }
+static void hs_native_layout(AVCodecContext *c) {
+	if (c->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+		int n = c->ch_layout.nb_channels;
+		av_channel_layout_uninit(&c->ch_layout);
+		av_channel_layout_default(&c->ch_layout, n);
+	}
+}
+static void hs_copy_metadata(AVFormatContext *dst, AVFormatContext *src) {
+	av_dict_copy(&dst->metadata, src->metadata, 0);
+}
+static void hs_copy_stream_info(AVStream *dst, AVStream *src) {
+	av_dict_copy(&dst->metadata, src->metadata, 0);
+	dst->disposition = src->disposition;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/asticode/go-astiav"
+)
+
+// cptr returns the C pointer a go-astiav wrapper holds as its first field (the layout of
+// v0.16.0, pinned in go.mod; TestCPointers checks it).
+func cptr[T any](w *T) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(w)) }
+
+func cFrame(f *astiav.Frame) *C.AVFrame { return (*C.AVFrame)(f.UnsafePointer()) }
+
+// scaler converts frames between pixel formats and sizes with explicit YUV matrices/ranges.
+type scaler struct {
+	c                *C.struct_SwsContext
+	sw, sh, dw, dh   int
+	sf, df           astiav.PixelFormat
+	srcSpace, srcRng int
+}
+
+func newScaler(sw, sh int, sf astiav.PixelFormat, dw, dh int, df astiav.PixelFormat, space, srcFull, dstFull int) (*scaler, error) {
+	c := C.hs_sws(C.int(sw), C.int(sh), C.int(sf), C.int(dw), C.int(dh), C.int(df),
+		C.int(space), C.int(srcFull), C.int(space), C.int(dstFull))
+	if c == nil {
+		return nil, fmt.Errorf("swscale cannot convert %s %dx%d to %s %dx%d", sf, sw, sh, df, dw, dh)
+	}
+	return &scaler{c: c, sw: sw, sh: sh, dw: dw, dh: dh, sf: sf, df: df, srcSpace: space, srcRng: srcFull}, nil
+}
+
+func (s *scaler) free() {
+	if s != nil && s.c != nil {
+		C.sws_freeContext(s.c)
+		s.c = nil
+	}
+}
+
+func (s *scaler) scale(src, dst *astiav.Frame) error {
+	if r := C.hs_scale(s.c, cFrame(src), cFrame(dst)); r < 0 {
+		return fmt.Errorf("swscale: %w", astiavErr(int(r)))
+	}
+	return nil
+}
+
+// allocVideoFrame returns a frame with its own buffers.
+func allocVideoFrame(w, h int, pf astiav.PixelFormat) (*astiav.Frame, error) {
+	f := astiav.AllocFrame()
+	f.SetWidth(w)
+	f.SetHeight(h)
+	f.SetPixelFormat(pf)
+	if err := f.AllocBuffer(0); err != nil {
+		f.Free()
+		return nil, fmt.Errorf("frame %dx%d %s: %w", w, h, pf, err)
+	}
+	return f, nil
+}
+
+func makeWritable(f *astiav.Frame) error {
+	if r := C.av_frame_make_writable(cFrame(f)); r < 0 {
+		return astiavErr(int(r))
+	}
+	return nil
+}
+
+// gbrpf32 planes are G, B, R.
+var gbrPlane = [3]int{2, 0, 1}
+
+// readRGB copies a GBRPF32 frame into planar RGB.
+func readRGB(f *astiav.Frame, dst []float32) {
+	w, h := f.Width(), f.Height()
+	ls := f.Linesize()
+	for c := 0; c < 3; c++ {
+		p := C.hs_plane(cFrame(f), C.int(gbrPlane[c]))
+		for y := 0; y < h; y++ {
+			row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(p), y*ls[gbrPlane[c]])), w)
+			copy(dst[(c*h+y)*w:][:w], row)
+		}
+	}
+}
+
+// writeRGB copies planar RGB into a GBRPF32 frame, clamped to [0, 1].
+func writeRGB(f *astiav.Frame, src []float32) {
+	w, h := f.Width(), f.Height()
+	ls := f.Linesize()
+	for c := 0; c < 3; c++ {
+		p := C.hs_plane(cFrame(f), C.int(gbrPlane[c]))
+		for y := 0; y < h; y++ {
+			row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(p), y*ls[gbrPlane[c]])), w)
+			for x, v := range src[(c*h+y)*w:][:w] {
+				row[x] = min(max(v, 0), 1)
+			}
+		}
+	}
+}
+
+func bestEffortPts(f *astiav.Frame) int64 { return int64(C.hs_best_ts(cFrame(f))) }
+func frameDuration(f *astiav.Frame) int64 { return int64(C.hs_pkt_duration(cFrame(f))) }
+func frameColor(f *astiav.Frame) (space, full int) {
+	return int(C.hs_colorspace(cFrame(f))), btoi(C.hs_color_range(cFrame(f)) == C.AVCOL_RANGE_JPEG)
+}
+func bitDepth(pf astiav.PixelFormat) int { return int(C.hs_bit_depth(C.int(pf))) }
+
+// chromaShift is log2 of the pixel format's chroma subsampling.
+func chromaShift(pf astiav.PixelFormat) (w, h int) {
+	var cw, ch C.int
+	C.hs_chroma_shift(C.int(pf), &cw, &ch)
+	return int(cw), int(ch)
+}
+
+func setEncoderColor(enc *astiav.CodecContext, cp *astiav.CodecParameters) {
+	C.hs_set_color((*C.AVCodecContext)(cptr(enc)), C.int(cp.ColorSpace()), C.int(cp.ColorPrimaries()),
+		C.int(cp.ColorTransferCharacteristic()), C.int(cp.ColorRange()))
+}
+
+// muxerAccepts reports whether the output container can hold codec id as is
+// (unknown counts as yes; the header write will then tell).
+func muxerAccepts(oc *astiav.FormatContext, id astiav.CodecID) bool {
+	return C.hs_query_codec((*C.AVFormatContext)(cptr(oc)), C.int(id)) != 0
+}
+
+// nativeLayout replaces an unordered channel layout ("2 channels") by the default one for its
+// channel count, which encoders and filters accept.
+func nativeLayout(c *astiav.CodecContext) { C.hs_native_layout((*C.AVCodecContext)(cptr(c))) }
+
+func copyMetadata(dst, src *astiav.FormatContext) {
+	C.hs_copy_metadata((*C.AVFormatContext)(cptr(dst)), (*C.AVFormatContext)(cptr(src)))
+}
+
+func copyStreamInfo(dst, src *astiav.Stream) {
+	C.hs_copy_stream_info((*C.AVStream)(cptr(dst)), (*C.AVStream)(cptr(src)))
+}
+
+func attachedPic(st *astiav.Stream) bool {
+	return C.hs_disposition((*C.AVStream)(cptr(st)))&C.AV_DISPOSITION_ATTACHED_PIC != 0
+}
+
+func defaultVideoCodec(oc *astiav.FormatContext) astiav.CodecID {
+	return astiav.CodecID(C.hs_default_video_codec((*C.AVFormatContext)(cptr(oc))))
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func astiavErr(code int) error {
+	buf := make([]byte, 256)
+	C.av_strerror(C.int(code), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	return fmt.Errorf("%s", C.GoString((*C.char)(unsafe.Pointer(&buf[0]))))
+}

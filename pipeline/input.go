@@ -1,0 +1,275 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/asticode/go-astiav"
+	"go.uber.org/zap"
+
+	"github.com/hitsr/hitsr/imageio"
+)
+
+// input is the demuxer and the video decoder.
+type input struct {
+	name  string
+	fc    *astiav.FormatContext
+	intr  astiav.IOInterrupter
+	vst   *astiav.Stream
+	dec   *astiav.CodecContext
+	w, h  int
+	space int // YUV matrix (AVColorSpace) used both ways
+	full  int // 1 = full-range YUV
+	log   *zap.Logger
+
+	sc       *scaler // decoder format → GBRPF32 at w×h, rebuilt when frames change
+	rgb      *astiav.Frame
+	firstPts int64
+	lastPts  int64
+}
+
+func inputURL(u string) string {
+	if u == "-" {
+		return "pipe:0"
+	}
+	return u
+}
+
+func openInput(url, format string, log *zap.Logger) (*input, error) {
+	in := &input{name: url, log: log, firstPts: astiav.NoPtsValue, lastPts: astiav.NoPtsValue}
+	if url == "" {
+		return nil, errf(KindUsage, "no input")
+	}
+	var ifmt *astiav.InputFormat
+	if format != "" {
+		if ifmt = astiav.FindInputFormat(format); ifmt == nil {
+			return nil, errf(KindUsage, "unknown input format %q", format)
+		}
+	}
+	in.fc = astiav.AllocFormatContext()
+	in.intr = in.fc.SetInterruptCallback()
+	if err := in.fc.OpenInput(inputURL(url), ifmt, nil); err != nil {
+		in.fc.Free()
+		in.fc = nil
+		return nil, errf(KindInput, "%s: cannot open: %v", url, err)
+	}
+	if err := in.fc.FindStreamInfo(nil); err != nil {
+		in.close()
+		return nil, errf(KindInput, "%s: cannot read stream info: %v", url, err)
+	}
+	for _, st := range in.fc.Streams() {
+		if st.CodecParameters().MediaType() == astiav.MediaTypeVideo && !attachedPic(st) {
+			in.vst = st
+			break
+		}
+	}
+	if in.vst == nil {
+		in.close()
+		return nil, errf(KindInput, "%s: no video stream", url)
+	}
+	cp := in.vst.CodecParameters()
+	codec := astiav.FindDecoder(cp.CodecID())
+	if codec == nil {
+		in.close()
+		return nil, errf(KindInput, "%s: no decoder for video codec %q", url, cp.CodecID().Name())
+	}
+	in.w, in.h = cp.Width(), cp.Height()
+	if err := imageio.CheckSize(in.w, in.h); err != nil {
+		in.close()
+		return nil, errf(KindInput, "%s: %v", url, err)
+	}
+	in.dec = astiav.AllocCodecContext(codec)
+	if err := cp.ToCodecContext(in.dec); err != nil {
+		in.close()
+		return nil, errf(KindInput, "%s: decoder parameters: %v", url, err)
+	}
+	in.dec.SetThreadCount(0)
+	in.dec.SetTimeBase(in.vst.TimeBase())
+	if err := in.dec.Open(codec, nil); err != nil {
+		in.close()
+		return nil, errf(KindInput, "%s: cannot open %s decoder: %v", url, codec.Name(), err)
+	}
+	in.space = int(cp.ColorSpace())
+	in.full = btoi(cp.ColorRange() == astiav.ColorRangeJpeg)
+	log.Info("input", zap.String("url", url), zap.String("format", in.fc.InputFormat().Name()),
+		zap.String("codec", codec.Name()), zap.Int("width", in.w), zap.Int("height", in.h),
+		zap.String("pix_fmt", cp.PixelFormat().Name()), zap.Float64("fps", in.fps().Float64()),
+		zap.Duration("duration", in.duration()))
+	return in, nil
+}
+
+func (in *input) close() {
+	in.sc.free()
+	if in.rgb != nil {
+		in.rgb.Free()
+	}
+	if in.dec != nil {
+		in.dec.Free()
+	}
+	if in.fc != nil {
+		in.fc.CloseInput()
+		in.fc.Free()
+	}
+}
+
+func (in *input) interrupt()                { in.intr.Interrupt() }
+func (in *input) timeBase() astiav.Rational { return in.vst.TimeBase() }
+func (in *input) fps() astiav.Rational      { return in.fc.GuessFrameRate(in.vst, nil) }
+
+func (in *input) startPts() int64 {
+	if in.firstPts == astiav.NoPtsValue {
+		return 0
+	}
+	return in.firstPts
+}
+
+func (in *input) duration() time.Duration {
+	if d := in.fc.Duration(); d > 0 {
+		return time.Duration(d) * time.Microsecond
+	}
+	return 0
+}
+
+// frameEstimate is the stream's frame count, else duration × frame rate, else 0.
+func (in *input) frameEstimate() int {
+	if n := in.vst.NbFrames(); n > 0 {
+		return int(n)
+	}
+	if fr := in.fps(); fr.Num() > 0 && fr.Den() > 0 {
+		return int(in.duration().Seconds()*fr.Float64() + 0.5)
+	}
+	return 0
+}
+
+// run demuxes until the end (or stop), sends decoded frames to jobs and other streams'
+// packets to the outputs that carry them.
+func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []*output, realtime bool, st *runStats) error {
+	pkt := astiav.AllocPacket()
+	defer pkt.Free()
+	frame := astiav.AllocFrame()
+	defer frame.Free()
+	vidx := in.vst.Index()
+	decodeErrs := 0
+	emit := func() error { // drain the decoder
+		for {
+			err := in.dec.ReceiveFrame(frame)
+			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+				return nil
+			}
+			if err != nil {
+				return errf(KindInput, "%s: decoding: %v", in.name, err)
+			}
+			j, err := in.toJob(frame)
+			frame.Unref()
+			if err != nil {
+				return err
+			}
+			st.decoded.Add(1)
+			if realtime {
+				select {
+				case jobs <- j:
+				case <-abort.Done():
+					return nil
+				default:
+					if st.dropped.Add(1) == 1 {
+						in.log.Warn("realtime: the model is behind the input; dropping frames (policy: drop newest when the queue is full)")
+					}
+				}
+				continue
+			}
+			select {
+			case jobs <- j:
+			case <-abort.Done():
+				return nil
+			}
+		}
+	}
+	for stop.Err() == nil && abort.Err() == nil {
+		err := in.fc.ReadFrame(pkt)
+		if errors.Is(err, astiav.ErrEof) {
+			break
+		}
+		if err != nil {
+			if stop.Err() == nil && abort.Err() == nil {
+				in.log.Warn("input ended early", zap.String("url", in.name), zap.Error(err))
+			}
+			break
+		}
+		if pkt.StreamIndex() != vidx {
+			for _, w := range outs {
+				if w.carries(pkt.StreamIndex()) && !w.send(abort, item{pkt: pkt.Clone(), stream: pkt.StreamIndex()}) {
+					pkt.Unref()
+					return nil
+				}
+			}
+			pkt.Unref()
+			continue
+		}
+		err = in.dec.SendPacket(pkt)
+		pkt.Unref()
+		if err != nil && !errors.Is(err, astiav.ErrEagain) {
+			if decodeErrs++; decodeErrs == 1 {
+				in.log.Warn("corrupt video packet skipped", zap.Error(err))
+			}
+			continue
+		}
+		if err := emit(); err != nil {
+			return err
+		}
+	}
+	if abort.Err() != nil {
+		return nil
+	}
+	if err := in.dec.SendPacket(nil); err != nil && !errors.Is(err, astiav.ErrEof) {
+		return errf(KindInput, "%s: flushing decoder: %v", in.name, err)
+	}
+	return emit()
+}
+
+// toJob converts a decoded frame to planar RGB at the stream's size with strictly increasing
+// timestamps.
+func (in *input) toJob(f *astiav.Frame) (*frameJob, error) {
+	if in.sc == nil || in.sc.sw != f.Width() || in.sc.sh != f.Height() || in.sc.sf != f.PixelFormat() {
+		if in.sc != nil && in.rgb != nil {
+			in.log.Warn("input frames changed size or format mid-stream; rescaling to the first size",
+				zap.Int("width", f.Width()), zap.Int("height", f.Height()))
+		}
+		in.sc.free()
+		space, full := frameColor(f)
+		if space == int(astiav.ColorSpaceUnspecified) {
+			space = in.space
+		}
+		sc, err := newScaler(f.Width(), f.Height(), f.PixelFormat(), in.w, in.h, astiav.PixelFormatGbrpf32Le, space, full, 1)
+		if err != nil {
+			return nil, errf(KindInput, "%s: %v", in.name, err)
+		}
+		in.sc = sc
+		if in.rgb == nil {
+			if in.rgb, err = allocVideoFrame(in.w, in.h, astiav.PixelFormatGbrpf32Le); err != nil {
+				return nil, errf(KindFailure, "%v", err)
+			}
+		}
+	}
+	if err := in.sc.scale(f, in.rgb); err != nil {
+		return nil, errf(KindFailure, "%v", err)
+	}
+	img := imageio.New(in.w, in.h, 3)
+	readRGB(in.rgb, img.Pix)
+	pts := bestEffortPts(f)
+	if pts == astiav.NoPtsValue {
+		pts = in.lastPts + 1
+		if in.lastPts == astiav.NoPtsValue {
+			pts = 0
+		}
+	}
+	if in.lastPts != astiav.NoPtsValue && pts <= in.lastPts {
+		in.log.Debug("non-increasing timestamp bumped", zap.Int64("pts", pts), zap.Int64("prev", in.lastPts))
+		pts = in.lastPts + 1
+	}
+	if in.firstPts == astiav.NoPtsValue {
+		in.firstPts = pts
+	}
+	in.lastPts = pts
+	return &frameJob{img: img, pts: pts, dur: frameDuration(f)}, nil
+}

@@ -1,0 +1,528 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/asticode/go-astiav"
+	"go.uber.org/zap"
+)
+
+// item is one unit of work for an output: a model result or another stream's packet.
+type item struct {
+	frame  *frameJob
+	pkt    *astiav.Packet
+	stream int
+}
+
+// sideStream is a non-video input stream carried into an output: copied, or re-encoded by tr.
+type sideStream struct {
+	ost  *astiav.Stream
+	inTB astiav.Rational
+	tr   *audioTranscoder
+}
+
+// output is one encoder + muxer, fed through ch.
+type output struct {
+	spec        Output
+	name        string
+	final, tmp  string // for files: the final path and the temporary one written meanwhile
+	oc          *astiav.FormatContext
+	ioc         *astiav.IOContext
+	enc         *astiav.CodecContext
+	vst         *astiav.Stream
+	inTB, encTB astiav.Rational
+	defaultDur  int64 // one frame in inTB, for frames without a duration
+	sc          *scaler
+	rgb, yuv    *astiav.Frame
+	pkt         *astiav.Packet
+	sides       map[int]*sideStream
+	durs        map[int64]int64 // encoder pts → frame duration (libx264 leaves packet durations 0)
+	ch          chan item
+	log         *zap.Logger
+	committed   bool
+}
+
+var reScheme = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]+:`)
+
+// IsFile reports whether an input/output name is a local file (not "-" or a URL).
+func IsFile(u string) bool {
+	return u != "-" && (!reScheme.MatchString(u) || strings.HasPrefix(u, "file:"))
+}
+
+func createOutputs(in *input, o Options) ([]*output, error) {
+	var outs []*output
+	for _, spec := range o.Outputs {
+		w, err := newOutput(in, spec, o)
+		if err != nil {
+			for _, w := range outs {
+				w.close()
+			}
+			return nil, err
+		}
+		outs = append(outs, w)
+	}
+	return outs, nil
+}
+
+func newOutput(in *input, spec Output, o Options) (_ *output, err error) {
+	w := &output{spec: spec, name: spec.URL, sides: map[int]*sideStream{}, durs: map[int64]int64{},
+		ch: make(chan item, o.Queue+8), log: o.Log.With(zap.String("output", spec.URL))}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
+	ow, oh, err := spec.Target.Size(in.w, in.h)
+	if err != nil {
+		return nil, errf(KindUsage, "%s: %v", spec.URL, err)
+	}
+	url, format := spec.URL, spec.Format
+	if url == "-" {
+		url = "pipe:1"
+		if format == "" {
+			format = "nut"
+		}
+	}
+	if IsFile(url) {
+		path := strings.TrimPrefix(url, "file:")
+		if abs, err1 := filepath.Abs(path); err1 == nil && IsFile(in.name) {
+			if a2, err2 := filepath.Abs(in.name); err2 == nil && a2 == abs {
+				return nil, errf(KindUsage, "%s: output would overwrite the input", spec.URL)
+			}
+		}
+		if _, err := os.Lstat(path); err == nil && !o.Overwrite {
+			return nil, errf(KindUsage, "%s exists (use -y to overwrite)", spec.URL)
+		}
+		// Same extension: the mp4 muxer reopens the file by name to move the index (faststart).
+		ext := filepath.Ext(path)
+		stem := strings.TrimSuffix(filepath.Base(path), ext)
+		f, err := os.CreateTemp(filepath.Dir(path), "."+stem+".partial-*"+ext)
+		if err != nil {
+			return nil, errf(KindFailure, "%s: cannot write: %v", spec.URL, unwrapPath(err))
+		}
+		f.Close()
+		w.final, w.tmp = path, f.Name()
+		url = w.tmp
+	}
+	if w.oc, err = astiav.AllocOutputFormatContext(nil, format, url); err != nil || w.oc == nil {
+		if format != "" {
+			return nil, errf(KindUsage, "%s: unknown container format %q", spec.URL, format)
+		}
+		return nil, errf(KindUsage, "%s: cannot tell the container from the name (use a known extension, or --format)", spec.URL)
+	}
+	if err := w.openEncoder(in, ow, oh); err != nil {
+		return nil, err
+	}
+	w.addSideStreams(in)
+	copyMetadata(w.oc, in.fc)
+	if !w.oc.OutputFormat().Flags().Has(astiav.IOFormatFlagNofile) {
+		if w.ioc, err = astiav.OpenIOContext(url, astiav.NewIOContextFlags(astiav.IOContextFlagWrite)); err != nil {
+			return nil, errf(KindFailure, "%s: cannot open for writing: %v", spec.URL, err)
+		}
+		w.oc.SetPb(w.ioc)
+	}
+	opts := astiav.NewDictionary()
+	defer opts.Free()
+	if name := w.oc.OutputFormat().Name(); w.tmp != "" && (strings.Contains(name, "mp4") || name == "mov") {
+		opts.Set("movflags", "+faststart", astiav.NewDictionaryFlags())
+	}
+	if err := w.oc.WriteHeader(opts); err != nil {
+		return nil, errf(KindFailure, "%s: cannot write the header: %v", spec.URL, err)
+	}
+	w.pkt = astiav.AllocPacket()
+	w.log.Info("output", zap.String("container", w.oc.OutputFormat().Name()),
+		zap.String("codec", w.enc.String()), zap.Int("width", ow), zap.Int("height", oh))
+	return w, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// openEncoder sets up the video encoder and its stream.
+func (w *output) openEncoder(in *input, ow, oh int) error {
+	spec := w.spec
+	var codec *astiav.Codec
+	switch {
+	case spec.Codec != "":
+		if codec = astiav.FindEncoderByName(spec.Codec); codec == nil || codec.ID() == astiav.CodecIDNone {
+			return errf(KindUsage, "%s: unknown video encoder %q", spec.URL, spec.Codec)
+		}
+	case muxerAccepts(w.oc, astiav.CodecIDH264) && astiav.FindEncoderByName("libx264") != nil:
+		codec = astiav.FindEncoderByName("libx264")
+	default:
+		codec = astiav.FindEncoder(defaultVideoCodec(w.oc))
+	}
+	if codec == nil {
+		return errf(KindUsage, "%s: container %s has no usable video encoder", spec.URL, w.oc.OutputFormat().Name())
+	}
+	if !muxerAccepts(w.oc, codec.ID()) {
+		return errf(KindUsage, "%s: container %s cannot hold %s video", spec.URL, w.oc.OutputFormat().Name(), codec.Name())
+	}
+	pf, err := pickPixFmt(codec, spec.PixFmt)
+	if err != nil {
+		return errf(KindUsage, "%s: %v", spec.URL, err)
+	}
+	if cw, ch := chromaShift(pf); ow%(1<<cw) != 0 || oh%(1<<ch) != 0 {
+		return errf(KindUsage, "%s: %dx%d does not fit %s (needs sizes divisible by %d×%d); use an even WxH or --pix-fmt yuv444p",
+			spec.URL, ow, oh, pf.Name(), 1<<cw, 1<<ch)
+	}
+	w.enc = astiav.AllocCodecContext(codec)
+	w.enc.SetWidth(ow)
+	w.enc.SetHeight(oh)
+	w.enc.SetPixelFormat(pf)
+	w.enc.SetSampleAspectRatio(outputSAR(in, ow, oh))
+	fps := in.fps()
+	if fps.Num() > 0 && fps.Den() > 0 {
+		w.enc.SetFramerate(fps)
+	}
+	cp := in.vst.CodecParameters()
+	setEncoderColor(w.enc, cp)
+	if w.oc.OutputFormat().Flags().Has(astiav.IOFormatFlagGlobalheader) {
+		w.enc.SetFlags(w.enc.Flags().Add(astiav.CodecContextFlagGlobalHeader))
+	}
+	if spec.Bitrate > 0 {
+		w.enc.SetBitRate(spec.Bitrate)
+	}
+	w.inTB = in.timeBase()
+	w.defaultDur = 1
+	if fps.Num() > 0 && fps.Den() > 0 {
+		w.defaultDur = max(astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), w.inTB), 1)
+	}
+	// Keep the input's time base so timestamps (VFR included) pass through unchanged; fall
+	// back to 1/fps for encoders that refuse it (e.g. MPEG-4 part 2 above 65535).
+	tbs := []astiav.Rational{w.inTB}
+	if fps.Num() > 0 && fps.Den() > 0 {
+		tbs = append(tbs, astiav.NewRational(fps.Den(), fps.Num()))
+	}
+	for i, tb := range tbs {
+		w.enc.SetTimeBase(tb)
+		opts := encoderOptions(spec)
+		err = w.enc.Open(codec, opts)
+		left := dictKeys(opts)
+		opts.Free()
+		if err == nil {
+			if len(left) > 0 {
+				w.log.Warn("encoder ignored options", zap.String("codec", codec.Name()), zap.Strings("options", left))
+			}
+			w.encTB = tb
+			break
+		}
+		if i == len(tbs)-1 {
+			return errf(KindUsage, "%s: cannot open encoder %s (%s %dx%d): %v", spec.URL, codec.Name(), pf.Name(), ow, oh, err)
+		}
+	}
+	w.vst = w.oc.NewStream(nil)
+	if err := w.vst.CodecParameters().FromCodecContext(w.enc); err != nil {
+		return errf(KindFailure, "%s: %v", spec.URL, err)
+	}
+	w.vst.SetTimeBase(w.encTB)
+	if fps.Num() > 0 {
+		w.vst.SetAvgFrameRate(in.vst.AvgFrameRate())
+		w.vst.SetRFrameRate(in.vst.RFrameRate())
+	}
+	copyStreamInfo(w.vst, in.vst)
+	if m := in.vst.SideData(astiav.PacketSideDataTypeDisplaymatrix); len(m) > 0 {
+		if err := w.vst.AddSideData(astiav.PacketSideDataTypeDisplaymatrix, m); err != nil {
+			w.log.Warn("rotation not kept", zap.Error(err))
+		}
+	}
+	if w.sc, err = newScaler(ow, oh, astiav.PixelFormatGbrpf32Le, ow, oh, pf, in.space, 1, btoi(cp.ColorRange() == astiav.ColorRangeJpeg)); err != nil {
+		return errf(KindUsage, "%s: %v", spec.URL, err)
+	}
+	if w.rgb, err = allocVideoFrame(ow, oh, astiav.PixelFormatGbrpf32Le); err != nil {
+		return errf(KindFailure, "%v", err)
+	}
+	if w.yuv, err = allocVideoFrame(ow, oh, pf); err != nil {
+		return errf(KindFailure, "%v", err)
+	}
+	return nil
+}
+
+func encoderOptions(spec Output) *astiav.Dictionary {
+	d := astiav.NewDictionary()
+	if spec.Bitrate <= 0 && spec.CRF >= 0 {
+		d.Set("crf", strconv.Itoa(spec.CRF), astiav.NewDictionaryFlags())
+	}
+	if spec.Preset != "" {
+		d.Set("preset", spec.Preset, astiav.NewDictionaryFlags())
+	}
+	return d
+}
+
+func dictKeys(d *astiav.Dictionary) []string {
+	var keys []string
+	var e *astiav.DictionaryEntry
+	for {
+		if e = d.Get("", e, astiav.NewDictionaryFlags(astiav.DictionaryFlagIgnoreSuffix)); e == nil {
+			return keys
+		}
+		keys = append(keys, e.Key()+"="+e.Value())
+	}
+}
+
+// pickPixFmt returns the requested pixel format, else yuv420p, else the encoder's first.
+func pickPixFmt(codec *astiav.Codec, want string) (astiav.PixelFormat, error) {
+	supported := codec.PixelFormats()
+	ok := func(pf astiav.PixelFormat) bool { return len(supported) == 0 || slices.Contains(supported, pf) }
+	if want != "" {
+		pf := astiav.FindPixelFormatByName(want)
+		if pf == astiav.PixelFormatNone {
+			return pf, fmt.Errorf("unknown pixel format %q", want)
+		}
+		if !ok(pf) {
+			var names []string
+			for _, s := range supported {
+				names = append(names, s.Name())
+			}
+			return pf, fmt.Errorf("encoder %s does not take %s (it takes %s)", codec.Name(), want, strings.Join(names, ", "))
+		}
+		return pf, nil
+	}
+	if ok(astiav.PixelFormatYuv420P) {
+		return astiav.PixelFormatYuv420P, nil
+	}
+	return supported[0], nil
+}
+
+// outputSAR keeps the input's display aspect ratio (as FFmpeg's scale filter does).
+func outputSAR(in *input, ow, oh int) astiav.Rational {
+	sar := in.vst.CodecParameters().SampleAspectRatio()
+	n, d := int64(sar.Num()), int64(sar.Den())
+	if n <= 0 || d <= 0 {
+		n, d = 1, 1
+	}
+	n, d = n*int64(in.w)*int64(oh), d*int64(in.h)*int64(ow)
+	g := gcd(n, d)
+	n, d = n/g, d/g
+	if n == d {
+		return astiav.NewRational(1, 1)
+	}
+	for n > 1<<30 || d > 1<<30 {
+		n, d = n>>1, d>>1
+	}
+	return astiav.NewRational(int(n), int(d))
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// addSideStreams maps the input's audio and subtitle streams: copied when the container
+// takes the codec, audio re-encoded to AAC otherwise, anything else dropped with a warning.
+func (w *output) addSideStreams(in *input) {
+	for _, ist := range in.fc.Streams() {
+		if ist.Index() == in.vst.Index() {
+			continue
+		}
+		cp := ist.CodecParameters()
+		mt := cp.MediaType()
+		if mt != astiav.MediaTypeAudio && mt != astiav.MediaTypeSubtitle {
+			w.log.Info("stream not carried", zap.Int("stream", ist.Index()), zap.String("type", mt.String()))
+			continue
+		}
+		if muxerAccepts(w.oc, cp.CodecID()) {
+			ost := w.oc.NewStream(nil)
+			if err := cp.Copy(ost.CodecParameters()); err != nil {
+				w.log.Warn("stream not carried", zap.Int("stream", ist.Index()), zap.Error(err))
+				continue
+			}
+			ost.CodecParameters().SetCodecTag(0)
+			ost.SetTimeBase(ist.TimeBase())
+			copyStreamInfo(ost, ist)
+			w.sides[ist.Index()] = &sideStream{ost: ost, inTB: ist.TimeBase()}
+			continue
+		}
+		if mt == astiav.MediaTypeAudio {
+			tr, err := newAudioTranscoder(ist, w.oc)
+			if err == nil {
+				copyStreamInfo(tr.ost, ist)
+				w.sides[ist.Index()] = &sideStream{ost: tr.ost, inTB: ist.TimeBase(), tr: tr}
+				w.log.Info("audio re-encoded to AAC", zap.Int("stream", ist.Index()), zap.String("from", cp.CodecID().Name()))
+				continue
+			}
+			w.log.Warn("audio stream dropped", zap.Int("stream", ist.Index()), zap.Error(err))
+			continue
+		}
+		w.log.Warn("subtitle stream dropped: the container cannot hold it", zap.Int("stream", ist.Index()),
+			zap.String("codec", cp.CodecID().Name()))
+	}
+}
+
+func (w *output) carries(stream int) bool { return w.sides[stream] != nil }
+
+// send queues it unless the run is aborted (then it frees it and returns false).
+func (w *output) send(abort context.Context, it item) bool {
+	select {
+	case w.ch <- it:
+		return true
+	case <-abort.Done():
+		if it.pkt != nil {
+			it.pkt.Free()
+		}
+		return false
+	}
+}
+
+// run encodes and muxes until ch closes, then flushes and writes the trailer.
+func (w *output) run(abort context.Context) error {
+	var err error
+	for it := range w.ch {
+		if err == nil && abort.Err() == nil {
+			if it.frame != nil {
+				err = w.encode(it.frame)
+			} else {
+				err = w.writeSide(it)
+			}
+			if err != nil {
+				err = errf(KindFailure, "%s: %v", w.name, err)
+				return err
+			}
+		}
+		if it.pkt != nil {
+			it.pkt.Free()
+		}
+	}
+	if abort.Err() != nil {
+		return nil
+	}
+	if err := w.enc.SendFrame(nil); err != nil {
+		return errf(KindFailure, "%s: flushing encoder: %v", w.name, err)
+	}
+	if err := w.drain(); err != nil {
+		return errf(KindFailure, "%s: %v", w.name, err)
+	}
+	for _, s := range w.sides {
+		if s.tr != nil {
+			if err := s.tr.flush(w.oc); err != nil {
+				return errf(KindFailure, "%s: audio: %v", w.name, err)
+			}
+		}
+	}
+	if err := w.oc.WriteTrailer(); err != nil {
+		return errf(KindFailure, "%s: writing the trailer: %v", w.name, err)
+	}
+	if w.ioc != nil {
+		if err := w.ioc.Close(); err != nil {
+			return errf(KindFailure, "%s: closing: %v", w.name, err)
+		}
+		w.ioc = nil
+	}
+	return nil
+}
+
+func (w *output) encode(j *frameJob) error {
+	writeRGB(w.rgb, j.img.Pix)
+	if err := makeWritable(w.yuv); err != nil {
+		return err
+	}
+	if err := w.sc.scale(w.rgb, w.yuv); err != nil {
+		return err
+	}
+	pts := astiav.RescaleQ(j.pts, w.inTB, w.encTB)
+	dur := j.dur
+	if dur <= 0 {
+		dur = w.defaultDur
+	}
+	w.durs[pts] = max(astiav.RescaleQ(dur, w.inTB, w.encTB), 1)
+	w.yuv.SetPts(pts)
+	if err := w.enc.SendFrame(w.yuv); err != nil {
+		return fmt.Errorf("encoding: %w", err)
+	}
+	return w.drain()
+}
+
+func (w *output) drain() error {
+	for {
+		err := w.enc.ReceivePacket(w.pkt)
+		if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("encoding: %w", err)
+		}
+		if d, ok := w.durs[w.pkt.Pts()]; ok {
+			if w.pkt.Duration() <= 0 {
+				w.pkt.SetDuration(d)
+			}
+			delete(w.durs, w.pkt.Pts())
+		}
+		w.pkt.SetStreamIndex(w.vst.Index())
+		w.pkt.RescaleTs(w.encTB, w.vst.TimeBase())
+		if err := w.oc.WriteInterleavedFrame(w.pkt); err != nil {
+			return fmt.Errorf("writing: %w", err)
+		}
+	}
+}
+
+func (w *output) writeSide(it item) error {
+	s := w.sides[it.stream]
+	if s.tr != nil {
+		return s.tr.send(it.pkt, s.inTB, w.oc)
+	}
+	it.pkt.SetStreamIndex(s.ost.Index())
+	it.pkt.RescaleTs(s.inTB, s.ost.TimeBase())
+	it.pkt.SetPos(-1)
+	if err := w.oc.WriteInterleavedFrame(it.pkt); err != nil {
+		return fmt.Errorf("writing stream %d: %w", it.stream, err)
+	}
+	return nil
+}
+
+// commit renames a finished file output to its final name.
+func (w *output) commit() error {
+	if w.tmp == "" {
+		w.committed = true
+		return nil
+	}
+	if err := os.Rename(w.tmp, w.final); err != nil {
+		return errf(KindFailure, "%s: %v", w.name, unwrapPath(err))
+	}
+	w.committed = true
+	return nil
+}
+
+// close frees everything and removes an uncommitted temporary file.
+func (w *output) close() {
+	for _, s := range w.sides {
+		if s.tr != nil {
+			s.tr.close()
+		}
+	}
+	w.sc.free()
+	for _, f := range []*astiav.Frame{w.rgb, w.yuv} {
+		if f != nil {
+			f.Free()
+		}
+	}
+	if w.pkt != nil {
+		w.pkt.Free()
+	}
+	if w.enc != nil {
+		w.enc.Free()
+	}
+	if w.ioc != nil {
+		w.ioc.Close()
+	}
+	if w.oc != nil {
+		w.oc.Free()
+	}
+	if w.tmp != "" && !w.committed {
+		os.Remove(w.tmp)
+	}
+}

@@ -1,0 +1,224 @@
+// Package pipeline upscales a video to several outputs in one run: demux → decode → RGB →
+// one model pass per frame (all scales) → per-output colour conversion → encode → mux.
+// Decoding, the model and each output's encoder run concurrently with bounded queues;
+// audio and subtitle streams are copied (or re-encoded to AAC when a container refuses them).
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asticode/go-astiav"
+	"go.uber.org/zap"
+
+	"github.com/hitsr/hitsr/hitsr"
+	"github.com/hitsr/hitsr/imageio"
+)
+
+// Upscaler produces every target from one pass over a frame (hitsr.Model is one).
+type Upscaler interface {
+	UpscaleTo(img *imageio.Image, targets ...hitsr.Target) ([]*imageio.Image, error)
+}
+
+// Output is one requested output.
+type Output struct {
+	URL     string       // file path, "-" for stdout, or an FFmpeg URL (udp://, srt://, …)
+	Format  string       // muxer name; "" = from the file name ("nut" for stdout)
+	Target  hitsr.Target // scale or exact size
+	Codec   string       // encoder name; "" = libx264 when the container takes H.264
+	CRF     int          // constant-rate factor (used when Bitrate is 0; < 0 = encoder default)
+	Bitrate int64        // bits per second; 0 = CRF
+	Preset  string       // encoder preset ("" = encoder default)
+	PixFmt  string       // pixel format ("" = yuv420p, or the encoder's first when it lacks it)
+}
+
+// Options configures a run.
+type Options struct {
+	Input       string // file path, "-" for stdin, or an FFmpeg URL
+	InputFormat string // demuxer name; "" = probe
+	Outputs     []Output
+	Overwrite   bool // replace existing output files
+	Realtime    bool // drop frames instead of queueing when the model falls behind
+	Queue       int  // frames buffered between stages (default 4)
+	Log         *zap.Logger
+	// Progress, if set, is called from the model stage after every frame.
+	Progress func(Stats)
+}
+
+// Stats describes a run's progress.
+type Stats struct {
+	Decoded, Done, Dropped int
+	TotalFrames            int           // estimate; 0 when unknown (live input)
+	Position, Duration     time.Duration // media time done; input duration (0 = unknown)
+	Elapsed                time.Duration
+}
+
+// Kind classifies errors for exit codes.
+type Kind int
+
+const (
+	KindFailure Kind = iota // compute, encode, write
+	KindUsage               // bad output options
+	KindInput               // unreadable or unsupported input
+)
+
+// Error is a pipeline error with its kind.
+type Error struct {
+	Kind Kind
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+func errf(k Kind, format string, args ...any) error {
+	return &Error{k, fmt.Errorf(format, args...)}
+}
+
+// ErrInterrupted is returned when the run was stopped by its context: the outputs hold the
+// frames processed until then and were finalised.
+var ErrInterrupted = errors.New("interrupted")
+
+func init() { astiav.SetLogLevel(astiav.LogLevelQuiet) }
+
+// frameJob is one decoded frame on its way through the model.
+type frameJob struct {
+	img      *imageio.Image
+	pts, dur int64 // input stream time base
+	results  []*imageio.Image
+}
+
+// Run processes the whole input. Cancelling stop finishes gracefully (stop reading, drain,
+// finalise outputs, return ErrInterrupted); cancelling abort stops at once and removes partial
+// outputs. Both may be the same context's derivatives; abort wins.
+func Run(stop, abort context.Context, up Upscaler, o Options) (Stats, error) {
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.Queue <= 0 {
+		o.Queue = 4
+	}
+	if len(o.Outputs) == 0 {
+		return Stats{}, errf(KindUsage, "no outputs")
+	}
+	in, err := openInput(o.Input, o.InputFormat, o.Log)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer in.close()
+	targets := make([]hitsr.Target, len(o.Outputs))
+	for i, out := range o.Outputs {
+		targets[i] = out.Target
+	}
+	outs, err := createOutputs(in, o)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer func() {
+		for _, w := range outs {
+			w.close()
+		}
+	}()
+
+	abortCtx, cancel := context.WithCancelCause(abort)
+	defer cancel(nil)
+	fail := func(err error) { cancel(err) }
+	go func() { // interrupt blocking input reads on stop/abort
+		select {
+		case <-stop.Done():
+		case <-abortCtx.Done():
+		}
+		in.interrupt()
+	}()
+
+	st := &runStats{start: time.Now(), total: in.frameEstimate(), duration: in.duration()}
+	jobs := make(chan *frameJob, o.Queue)
+	var producers sync.WaitGroup
+	producers.Add(2)
+	go func() { // decode
+		defer producers.Done()
+		defer close(jobs)
+		if err := in.run(stop, abortCtx, jobs, outs, o.Realtime, st); err != nil {
+			fail(err)
+		}
+	}()
+	go func() { // model
+		defer producers.Done()
+		for j := range jobs {
+			res, err := up.UpscaleTo(j.img, targets...)
+			if err != nil {
+				fail(errf(KindFailure, "model: %v", err))
+				return
+			}
+			for i, w := range outs {
+				if !w.send(abortCtx, item{frame: &frameJob{img: res[i], pts: j.pts, dur: j.dur}}) {
+					return
+				}
+			}
+			st.done.Add(1)
+			st.lastPts.Store(j.pts - in.startPts())
+			if o.Progress != nil {
+				o.Progress(st.snapshot(in.timeBase()))
+			}
+		}
+	}()
+	var writers sync.WaitGroup
+	for _, w := range outs {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			if err := w.run(abortCtx); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	producers.Wait()
+	for _, w := range outs {
+		close(w.ch)
+	}
+	writers.Wait()
+
+	stats := st.snapshot(in.timeBase())
+	if err := context.Cause(abortCtx); err != nil {
+		if errors.Is(err, context.Canceled) {
+			err = errf(KindFailure, "aborted")
+		}
+		return stats, err
+	}
+	if stats.Decoded == 0 {
+		return stats, errf(KindInput, "%s: no video frame could be decoded", in.name)
+	}
+	for _, w := range outs {
+		if err := w.commit(); err != nil {
+			return stats, err
+		}
+	}
+	if stop.Err() != nil {
+		return stats, ErrInterrupted
+	}
+	return stats, nil
+}
+
+type runStats struct {
+	start         time.Time
+	total         int
+	duration      time.Duration
+	decoded, done atomic.Int64
+	dropped       atomic.Int64
+	lastPts       atomic.Int64
+}
+
+func (s *runStats) snapshot(tb astiav.Rational) Stats {
+	pos := time.Duration(0)
+	if tb.Den() > 0 {
+		pos = time.Duration(float64(s.lastPts.Load()) * tb.Float64() * float64(time.Second))
+	}
+	return Stats{
+		Decoded: int(s.decoded.Load()), Done: int(s.done.Load()), Dropped: int(s.dropped.Load()),
+		TotalFrames: s.total, Position: pos, Duration: s.duration, Elapsed: time.Since(s.start),
+	}
+}
