@@ -70,11 +70,15 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 	}
 	cp := in.vst.CodecParameters()
 	codec := astiav.FindDecoder(cp.CodecID())
-	if codec == nil {
+	if cp.CodecID() == astiav.CodecIDNone || codec == nil {
 		in.close()
-		return nil, errf(KindInput, "%s: no decoder for video codec %q", url, cp.CodecID().Name())
+		return nil, errf(KindInput, "%s: unsupported video codec (no decoder in this FFmpeg build)", url)
 	}
 	in.w, in.h = cp.Width(), cp.Height()
+	if in.w <= 0 || in.h <= 0 {
+		in.close()
+		return nil, errf(KindInput, "%s: the video size is unknown or invalid (the %s decoder rejected it)", url, codec.Name())
+	}
 	if err := imageio.CheckSize(in.w, in.h); err != nil {
 		in.close()
 		return nil, errf(KindInput, "%s: %v", url, err)
@@ -92,7 +96,7 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 	}
 	in.space = int(cp.ColorSpace())
 	in.full = btoi(cp.ColorRange() == astiav.ColorRangeJpeg)
-	log.Info("input", zap.String("url", url), zap.String("format", in.fc.InputFormat().Name()),
+	log.Debug("input", zap.String("url", url), zap.String("format", in.fc.InputFormat().Name()),
 		zap.String("codec", codec.Name()), zap.Int("width", in.w), zap.Int("height", in.h),
 		zap.String("pix_fmt", cp.PixelFormat().Name()), zap.Float64("fps", in.fps().Float64()),
 		zap.Duration("duration", in.duration()))

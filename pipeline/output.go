@@ -108,6 +108,7 @@ func newOutput(in *input, spec Output, o Options) (_ *output, err error) {
 		if err != nil {
 			return nil, errf(KindFailure, "%s: cannot write: %v", spec.URL, unwrapPath(err))
 		}
+		f.Chmod(0o644) // CreateTemp makes 0600; outputs are ordinary files
 		f.Close()
 		w.final, w.tmp = path, f.Name()
 		url = w.tmp
@@ -138,7 +139,7 @@ func newOutput(in *input, spec Output, o Options) (_ *output, err error) {
 		return nil, errf(KindFailure, "%s: cannot write the header: %v", spec.URL, err)
 	}
 	w.pkt = astiav.AllocPacket()
-	w.log.Info("output", zap.String("container", w.oc.OutputFormat().Name()),
+	w.log.Debug("output", zap.String("container", w.oc.OutputFormat().Name()),
 		zap.String("codec", w.enc.String()), zap.Int("width", ow), zap.Int("height", oh))
 	return w, nil
 }

@@ -124,6 +124,13 @@ func Run(stop, abort context.Context, up Upscaler, o Options) (Stats, error) {
 		}
 	}()
 
+	names := make([]string, len(outs))
+	for i, w := range outs {
+		names[i] = fmt.Sprintf("%s (%dx%d %s)", w.name, w.enc.Width(), w.enc.Height(), w.enc.PixelFormat().Name())
+	}
+	o.Log.Info("upscaling", zap.String("input", in.name), zap.String("size", fmt.Sprintf("%dx%d", in.w, in.h)),
+		zap.Float64("fps", in.fps().Float64()), zap.Strings("outputs", names))
+
 	abortCtx, cancel := context.WithCancelCause(abort)
 	defer cancel(nil)
 	fail := func(err error) { cancel(err) }

@@ -2,10 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/internal/fftest"
 	"github.com/hitsr/hitsr/resample"
 )
 
@@ -35,103 +34,6 @@ func (b *bicubic) UpscaleTo(img *imageio.Image, targets ...hitsr.Target) ([]*ima
 	return out, nil
 }
 
-func need(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
-
-// ffmpeg runs the ffmpeg CLI (quiet) and fails the test on error.
-func ffmpeg(t *testing.T, args ...string) {
-	t.Helper()
-	cmd := exec.Command("ffmpeg", append([]string{"-v", "error", "-nostdin", "-y"}, args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-type probeStream struct {
-	Index      int    `json:"index"`
-	CodecType  string `json:"codec_type"`
-	CodecName  string `json:"codec_name"`
-	Width      int    `json:"width"`
-	Height     int    `json:"height"`
-	PixFmt     string `json:"pix_fmt"`
-	RFrameRate string `json:"r_frame_rate"`
-}
-
-type probeResult struct {
-	Streams []probeStream `json:"streams"`
-	Format  struct {
-		Duration string            `json:"duration"`
-		Tags     map[string]string `json:"tags"`
-	} `json:"format"`
-	Packets []struct {
-		StreamIndex int    `json:"stream_index"`
-		PtsTime     string `json:"pts_time"`
-		Duration    string `json:"duration_time"`
-	} `json:"packets"`
-}
-
-func probe(t *testing.T, path string) probeResult {
-	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-show_streams", "-show_format", "-show_packets",
-		"-show_entries", "packet=stream_index,pts_time,duration_time", "-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	var r probeResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// framePts lists the presentation times (seconds) of the decoded video frames.
-func framePts(t *testing.T, path string) []float64 {
-	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-		"frame=pts_time", "-of", "csv=p=0", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe frames %s: %v", path, err)
-	}
-	var pts []float64
-	for _, l := range strings.Fields(string(out)) {
-		v, err := strconv.ParseFloat(strings.TrimSuffix(l, ","), 64)
-		if err != nil {
-			t.Fatalf("pts %q: %v", l, err)
-		}
-		pts = append(pts, v)
-	}
-	return pts
-}
-
-func (r probeResult) stream(typ string) *probeStream {
-	for i := range r.Streams {
-		if r.Streams[i].CodecType == typ {
-			return &r.Streams[i]
-		}
-	}
-	return nil
-}
-
-func (r probeResult) packets(typ string) int {
-	s := r.stream(typ)
-	if s == nil {
-		return 0
-	}
-	n := 0
-	for _, p := range r.Packets {
-		if p.StreamIndex == s.Index {
-			n++
-		}
-	}
-	return n
-}
-
 func run(t *testing.T, o Options) Stats {
 	t.Helper()
 	st, err := Run(context.Background(), context.Background(), &bicubic{}, o)
@@ -143,24 +45,6 @@ func run(t *testing.T, o Options) Stats {
 
 func fast(url string, t hitsr.Target) Output {
 	return Output{URL: url, Target: t, CRF: 18, Preset: "ultrafast"}
-}
-
-// samePts checks frame count and timestamps; a constant shift is allowed (Matroska moves
-// everything up when audio priming starts before zero, as FFmpeg does).
-func samePts(t *testing.T, name string, got, want []float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d frames, input has %d", name, len(got), len(want))
-	}
-	shift := got[0] - want[0]
-	if shift < -1e-3 || shift > 0.05 {
-		t.Fatalf("%s: starts at %.4f s, input at %.4f s", name, got[0], want[0])
-	}
-	for i := range got {
-		if d := got[i] - want[i] - shift; d > 1e-3 || d < -1e-3 {
-			t.Fatalf("%s: frame %d at %.4f s, input at %.4f s", name, i, got[i], want[i])
-		}
-	}
 }
 
 // cptr relies on go-astiav keeping the C pointer as each wrapper's first field; Frame exposes
@@ -176,17 +60,17 @@ func TestCPointers(t *testing.T) {
 // A generated clip with audio to mp4 (×2) and mkv (×4 and an exact size): every frame and
 // timestamp kept, audio packets copied, sizes as requested.
 func TestGeneratedClip(t *testing.T) {
-	need(t, "ffmpeg", "ffprobe")
+	fftest.Need(t, "ffmpeg", "ffprobe")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "in.mp4")
-	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24:duration=2", "-f", "lavfi", "-i",
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24:duration=2", "-f", "lavfi", "-i",
 		"sine=frequency=440:sample_rate=48000:duration=2", "-c:v", "libx264", "-preset", "ultrafast",
 		"-c:a", "aac", "-metadata", "title=hitsr test", "-shortest", src)
 	o2, o4, o3 := filepath.Join(dir, "2x.mp4"), filepath.Join(dir, "4x.mkv"), filepath.Join(dir, "hd.mp4")
 	st := run(t, Options{Input: src, Outputs: []Output{fast(o2, hitsr.Target{Scale: 2}), fast(o4, hitsr.Target{Scale: 4}),
 		fast(o3, hitsr.Target{W: 100, H: 76})}})
-	in := probe(t, src)
-	inPts := framePts(t, src)
+	in := fftest.Probe(t, src)
+	inPts := fftest.FramePts(t, src)
 	if st.Done != len(inPts) || st.Dropped != 0 {
 		t.Fatalf("stats %+v, input has %d frames", st, len(inPts))
 	}
@@ -194,13 +78,13 @@ func TestGeneratedClip(t *testing.T) {
 		path string
 		w, h int
 	}{{o2, 128, 96}, {o4, 256, 192}, {o3, 100, 76}} {
-		r := probe(t, c.path)
-		v := r.stream("video")
+		r := fftest.Probe(t, c.path)
+		v := r.Stream("video")
 		if v == nil || v.Width != c.w || v.Height != c.h || v.CodecName != "h264" || v.PixFmt != "yuv420p" {
 			t.Fatalf("%s: video stream %+v, want h264 yuv420p %dx%d", c.path, v, c.w, c.h)
 		}
-		samePts(t, c.path, framePts(t, c.path), inPts)
-		if got, want := r.packets("audio"), in.packets("audio"); got != want || want == 0 {
+		fftest.SamePts(t, c.path, fftest.FramePts(t, c.path), inPts)
+		if got, want := r.Packets("audio"), in.Packets("audio"); got != want || want == 0 {
 			t.Fatalf("%s: %d audio packets, input has %d", c.path, got, want)
 		}
 		if r.Format.Tags["title"] != "hitsr test" {
@@ -215,18 +99,18 @@ func TestGeneratedClip(t *testing.T) {
 
 // Variable frame rate: output timestamps equal the input's, frame for frame.
 func TestVFR(t *testing.T) {
-	need(t, "ffmpeg", "ffprobe")
+	fftest.Need(t, "ffmpeg", "ffprobe")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "vfr.mkv")
-	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=48x32:rate=10:duration=3",
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=48x32:rate=10:duration=3",
 		"-vf", "settb=1/1000,setpts=PTS+if(gt(N\\,5)\\,0.05*(N-5)/TB\\,0)+if(eq(mod(N\\,7)\\,0)\\,0.03/TB\\,0)",
 		"-fps_mode", "vfr", "-enc_time_base", "1/1000",
 		"-c:v", "libx264", "-preset", "ultrafast", src)
-	inPts := framePts(t, src)
+	inPts := fftest.FramePts(t, src)
 	for _, ext := range []string{"mp4", "mkv", "mov"} {
 		out := filepath.Join(dir, "2x."+ext)
 		run(t, Options{Input: src, Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
-		samePts(t, out, framePts(t, out), inPts)
+		fftest.SamePts(t, out, fftest.FramePts(t, out), inPts)
 	}
 	gaps := map[string]bool{}
 	for i := 1; i < len(inPts); i++ {
@@ -239,16 +123,16 @@ func TestVFR(t *testing.T) {
 
 // Vorbis audio cannot go into mp4 as is: it is re-encoded to AAC with the same duration.
 func TestAudioReencoded(t *testing.T) {
-	need(t, "ffmpeg", "ffprobe")
+	fftest.Need(t, "ffmpeg", "ffprobe")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "in.mkv")
-	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=1.2", "-f", "lavfi", "-i",
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=1.2", "-f", "lavfi", "-i",
 		"sine=frequency=300:sample_rate=44100:duration=1.2", "-c:v", "libx264", "-preset", "ultrafast",
 		"-c:a", "pcm_s16le", src)
 	out := filepath.Join(dir, "2x.mp4")
 	run(t, Options{Input: src, Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
-	r := probe(t, out)
-	a := r.stream("audio")
+	r := fftest.Probe(t, out)
+	a := r.Stream("audio")
 	if a == nil || a.CodecName != "aac" {
 		t.Fatalf("audio stream %+v, want aac", a)
 	}
@@ -259,10 +143,10 @@ func TestAudioReencoded(t *testing.T) {
 }
 
 func TestExistingOutputKept(t *testing.T) {
-	need(t, "ffmpeg")
+	fftest.Need(t, "ffmpeg")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "in.mkv")
-	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=0.4", "-c:v", "ffv1", src)
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=0.4", "-c:v", "ffv1", src)
 	out := filepath.Join(dir, "2x.mkv")
 	os.WriteFile(out, []byte("keep"), 0o644)
 	_, err := Run(context.Background(), context.Background(), &bicubic{}, Options{Input: src, Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
@@ -273,7 +157,7 @@ func TestExistingOutputKept(t *testing.T) {
 		t.Fatal("existing output overwritten")
 	}
 	run(t, Options{Input: src, Overwrite: true, Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
-	if v := probe(t, out).stream("video"); v == nil || v.Width != 64 {
+	if v := fftest.Probe(t, out).Stream("video"); v == nil || v.Width != 64 {
 		t.Fatalf("overwrite: %+v", v)
 	}
 	ents, _ := os.ReadDir(dir)

@@ -92,11 +92,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 		imgs = append(imgs, img)
 	}
-	m, err := c.load(stderr)
+	m, notice, err := c.load()
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	if notice != "" {
+		fmt.Fprintln(stderr, "hitsr-video:", notice)
+	}
 	var scores []score
 	for _, s := range scales {
 		var hrs, lrs []*imageio.Image

@@ -1,6 +1,7 @@
-// Command hitsr-video upscales images (and, later, videos) with the hitsr model, and
-// evaluates it against bicubic and Lanczos on a directory of HR images.
+// Command hitsr-video upscales videos and images with the hitsr model to several sizes at
+// once (one model pass per frame), and evaluates it against bicubic and Lanczos.
 //
+//	hitsr-video in.mp4 --out 2x.mp4,4x.mp4
 //	hitsr-video photo.png --out 2x.png,4x.png
 //	hitsr-video eval /work/shared/data/Set5/HR --scales 2,4 --csv set5.csv --chart set5.png
 package main
@@ -16,43 +17,83 @@ import (
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/pipeline"
 )
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailure = 1 // compute, device or write failure
-	exitUsage   = 2 // bad flags, --out or scales
-	exitInput   = 3 // unreadable, corrupt, empty or too large input image
-	exitModel   = 4 // missing model file or weights that do not match the config
+	exitOK          = 0
+	exitFailure     = 1   // compute, device, encode or write failure
+	exitUsage       = 2   // bad flags, --out, config file or output settings
+	exitInput       = 3   // unreadable, corrupt, empty, unsupported or too large input
+	exitModel       = 4   // missing model file or weights that do not match the config
+	exitInterrupted = 130 // stopped by SIGINT/SIGTERM; outputs finalised with the frames done
 )
 
 const usage = `usage:
-  hitsr-video INPUT --out SPEC[,SPEC...] [--device D] [--model PATH] [-y]
+  hitsr-video INPUT --out SPEC[,SPEC...] [flags]
   hitsr-video eval DIR [--scales 2,4] [--csv out.csv] [--chart out.png] [--device D] [--model PATH]
 
-INPUT is a PNG or JPEG image (video input is not supported yet). Each output SPEC is one of
-  2x.png            scale from the leading "Nx" of the file name (N may be fractional: 1.5x_a.png)
-  3:name.png        scale S:name
-  1920x1080:hd.jpg  exact size WxH:name
-The format (PNG/JPEG) follows the extension. Native model scales (1, 2, 4) come from one model
-pass; other sizes are resampled (Lanczos-3, antialiased) from the nearest larger native scale.
-Outputs are written to a temporary file in the same directory and renamed when complete.
-Limits: %d px per side and %d Mpx per image (input and output).
+INPUT is a video file, "-" (stdin) or an FFmpeg URL (udp://, srt://, rtmp://, http://...), or a
+PNG/JPEG image. Each output SPEC (repeat --out or separate with commas) is one of
+  2x.mp4              scale from the leading "Nx" of the file name (1.5x_a.mkv works too)
+  3:name.mkv          scale S:name (name may be "-" for stdout, or a URL)
+  1920x1080:hd.mp4    exact size WxH:name (display aspect kept through the sample aspect ratio)
+followed optionally by per-output settings: 4x.mkv#codec=libx265:crf=22:preset=slow
+(keys: codec, crf, bitrate, preset, pix-fmt, format).
+Native model scales (1, 2, 4) come from one model pass per frame; other sizes are resampled
+(Lanczos-3) from the nearest larger native scale. Audio and subtitles are copied (audio
+re-encoded to AAC when the container cannot hold it); metadata, rotation, frame rate and every
+frame timestamp (variable frame rate included) are kept. Output files are written under a
+temporary name in the same directory and renamed when complete.
+Limits: %d px per side and %d Mpx per frame (input and output).
+
+examples:
+  hitsr-video testdata/sample.mp4 --out out/2x.mp4,out/4x.mp4
+  hitsr-video talk.mkv -o 1920x1080:hd.mp4#crf=20 -o 4x.mkv#codec=libx265:pix-fmt=yuv420p10le
+  ffmpeg -i in.mp4 -f nut - | hitsr-video - --out 2:- --format nut | ffplay -
+  hitsr-video udp://0.0.0.0:5000 --realtime --out 2:udp://10.0.0.2:5001 --format mpegts
+  hitsr-video photo.png --out 2x.png,4x.jpg
+
+flags:
+  -o, --out SPEC             outputs (required unless the config file lists "outputs")
+      --codec NAME           video encoder (default libx264 where the container takes H.264)
+      --crf N                constant-rate factor (default 18; -1 = encoder default)
+      --bitrate R            target bitrate instead of CRF (e.g. 8M, 800k)
+      --preset P             encoder preset (default medium)
+      --pix-fmt F            output pixel format (default yuv420p)
+      --format F             output container for "-" and URLs (default: from the name; nut for "-")
+  -f, --input-format F       input container (default: probed)
+      --realtime             drop frames when the model falls behind (live input) instead of queueing
+      --queue N              frames buffered between stages (default 4)
+      --device D             auto|cpu|vulkan|vulkan:N (default auto: a Vulkan GPU, else the CPU)
+      --model PATH           weights (default models/hitsr-tiny.safetensors next to the working
+                             directory or the binary)
+      --batch N              tiles per model call (default 32)
+      --config FILE          YAML config (default: first of ./hitsr.yaml,
+                             $XDG_CONFIG_HOME/hitsr/config.yaml, /etc/hitsr/config.yaml)
+      --log-level L          debug|info|warn|error (default info); logs go to stderr,
+                             human-readable on a terminal, JSON lines otherwise
+      --progress M           auto|always|never: progress bar (fps, ×realtime, ETA) on a terminal
+  -y, --yes                  overwrite existing outputs
+Every flag can also be set in the config file (same names, plus an "outputs" list of
+{path, scale|size, codec, crf, bitrate, preset, pix-fmt, format}) or as HITSR_<NAME> in the
+environment (HITSR_CRF=20, HITSR_PIX_FMT=yuv444p); flags win over the environment, which wins
+over the file.
+
+Signals: the first SIGINT/SIGTERM stops reading, finishes the frames in flight and finalises the
+outputs (valid, shorter files under their final names; exit 130); a second one aborts at once
+and removes the partial outputs.
 
 eval: for every PNG/JPEG in DIR, modcrop to the scale, LR = antialiased bicubic, and report
 PSNR-Y/SSIM-Y (BT.601, scale pixels shaved) of hitsr, bicubic and Lanczos-3.
 
-flags:
-  --device auto|cpu|vulkan|vulkan:N   backend (default auto: a Vulkan GPU, else the CPU)
-  --model PATH                        weights (default models/hitsr-tiny.safetensors next to the
-                                      binary's repository or the working directory)
-  --batch N                           tiles per model call (default 32)
-  -y                                  overwrite existing outputs
-
-exit codes: 0 success, 1 compute/device/write failure, 2 usage error (flags, --out, scales),
-3 bad input image (unreadable, corrupt, 0×0, too large), 4 missing or mismatched model file.
+exit codes: 0 success, 1 compute/device/encode/write failure, 2 usage error (flags, --out,
+config), 3 bad input (unreadable, corrupt, no video, unsupported, too large), 4 missing or
+mismatched model file, 130 interrupted (outputs finalised).
 `
+
+var errHelp = flag.ErrHelp
 
 type exitError struct {
 	code int
@@ -81,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, errHelp) {
 		fmt.Fprintf(stdout, usage, imageio.MaxSide, imageio.MaxPixels>>20)
 		return exitOK
 	}
@@ -111,7 +152,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
+			if errors.Is(err, errHelp) {
 				return nil, err
 			}
 			return nil, fail(exitUsage, "%v", err)
@@ -151,39 +192,31 @@ func defaultModel() string {
 	return rel
 }
 
-func (c *common) load(stderr io.Writer) (*hitsr.Model, error) {
+// load opens the model; notice says when the device fell back to the CPU.
+func (c *common) load() (*hitsr.Model, string, error) {
 	path := c.model
 	if path == "" {
 		path = defaultModel()
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, fail(exitModel, "model file: %v", err)
+		return nil, "", fail(exitModel, "model file: %v", err)
+	}
+	if c.batch < 1 {
+		return nil, "", fail(exitUsage, "--batch must be ≥ 1")
 	}
 	m, err := hitsr.Load(path, c.device)
 	switch {
 	case errors.Is(err, hitsr.ErrDevice):
-		return nil, fail(exitFailure, "%v", err)
+		return nil, "", fail(exitFailure, "%v", err)
 	case err != nil:
-		return nil, fail(exitModel, "%v", err)
-	}
-	if m.Notice != "" {
-		fmt.Fprintln(stderr, "hitsr-video:", m.Notice)
-	}
-	if c.batch < 1 {
-		m.Close()
-		return nil, fail(exitUsage, "--batch must be ≥ 1")
+		return nil, "", fail(exitModel, "%v", err)
 	}
 	m.Batch = c.batch
-	return m, nil
+	return m, m.Notice, nil
 }
 
 func runUpscale(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("hitsr-video", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	outSpec := fs.String("out", "", "")
-	yes := fs.Bool("y", false, "")
-	pos, err := parse(fs, args)
+	s, pos, err := loadSettings(args)
 	if err != nil {
 		return err
 	}
@@ -191,50 +224,59 @@ func runUpscale(args []string, stdout, stderr io.Writer) error {
 		return fail(exitUsage, "want exactly one input (got %d); see --help", len(pos))
 	}
 	input := pos[0]
-	outs, err := parseOuts(*outSpec)
-	if err != nil {
-		return &exitError{exitUsage, err}
+	switch strings.ToLower(filepath.Ext(input)) {
+	case ".png", ".jpg", ".jpeg":
+		return upscaleImage(input, s, stdout, stderr)
 	}
-	for _, o := range outs {
-		if !*yes {
+	for _, o := range s.outs {
+		if imageio.Format(o.path) != "" {
+			return fail(exitUsage, "%s: image output for a video input (use a video container such as .mp4 or .mkv)", o.path)
+		}
+	}
+	if pipeline.IsFile(input) {
+		if _, err := os.Stat(input); err != nil {
+			return fail(exitInput, "%s: %v", input, unwrapPathErr(err))
+		}
+	}
+	return upscaleVideo(input, s, stderr)
+}
+
+func upscaleImage(input string, s *settings, stdout, stderr io.Writer) error {
+	for _, o := range s.outs {
+		if imageio.Format(o.path) == "" {
+			return fail(exitUsage, "--out %q: unknown format (use .png, .jpg or .jpeg)", o.path)
+		}
+		if !s.overwrite {
 			if _, err := os.Lstat(o.path); err == nil {
 				return fail(exitUsage, "%s exists (use -y to overwrite)", o.path)
 			}
 		}
 	}
-	switch strings.ToLower(filepath.Ext(input)) {
-	case ".png", ".jpg", ".jpeg":
-		return upscaleImage(input, outs, *yes, &c, stdout, stderr)
-	case ".mp4", ".mkv", ".mov", ".webm", ".avi", ".y4m":
-		return fail(exitUsage, "%s: video input is not supported yet", input)
-	default:
-		return fail(exitInput, "%s: unknown input format (want .png, .jpg or .jpeg)", input)
-	}
-}
-
-func upscaleImage(input string, outs []outSpec, overwrite bool, c *common, stdout, stderr io.Writer) error {
 	img, err := imageio.Read(input)
 	if err != nil {
 		return fail(exitInput, "%s: %v", input, err)
 	}
 	var targets []hitsr.Target
-	for _, o := range outs {
+	for _, o := range s.outs {
 		if _, _, err := o.target.Size(img.W, img.H); err != nil {
 			return fail(exitUsage, "%s: %v", o.path, err)
 		}
 		targets = append(targets, o.target)
 	}
-	m, err := c.load(stderr)
+	m, notice, err := s.load()
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	if notice != "" {
+		fmt.Fprintln(stderr, "hitsr-video:", notice)
+	}
 	res, err := m.UpscaleTo(img, targets...)
 	if err != nil {
 		return fail(exitFailure, "%s: %v", input, err)
 	}
-	for i, o := range outs {
-		if err := imageio.WriteAtomic(o.path, res[i], overwrite); err != nil {
+	for i, o := range s.outs {
+		if err := imageio.WriteAtomic(o.path, res[i], s.overwrite); err != nil {
 			return fail(exitFailure, "%v", err)
 		}
 		fmt.Fprintf(stdout, "%s: %d×%d\n", o.path, res[i].W, res[i].H)

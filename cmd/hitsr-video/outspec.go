@@ -11,60 +11,146 @@ import (
 	"github.com/hitsr/hitsr/imageio"
 )
 
+// outSpec is one --out entry: where, which size, and per-output encoder settings.
 type outSpec struct {
 	path   string
 	target hitsr.Target
+	opts   map[string]string // codec, crf, bitrate, preset, pix-fmt, format
 }
 
 var (
 	reSize  = regexp.MustCompile(`^(\d+)x(\d+):(.+)$`)
 	reScale = regexp.MustCompile(`^(\d+(?:\.\d+)?):(.+)$`)
 	reName  = regexp.MustCompile(`^(\d+(?:\.\d+)?)x`)
+	reDims  = regexp.MustCompile(`^(\d+)x(\d+)$`)
 )
 
-// parseOuts parses --out: comma-separated "Nx….ext", "S:name" or "WxH:name".
-func parseOuts(s string) ([]outSpec, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("--out is required (e.g. --out 2x.png,4x.png)")
+// perOutputKeys are the settings an output may override ("2x.mkv#codec=libx265:crf=22").
+var perOutputKeys = []string{"codec", "crf", "bitrate", "preset", "pix-fmt", "format"}
+
+// parseOuts parses --out values: comma-separated "Nx….ext", "S:name" or "WxH:name", each
+// optionally followed by "#key=value:key=value".
+func parseOuts(values []string) ([]outSpec, error) {
+	var items []string
+	for _, v := range values {
+		items = append(items, strings.Split(v, ",")...)
+	}
+	if len(values) == 0 {
+		return nil, fmt.Errorf("--out is required (e.g. --out 2x.mp4,4x.mp4)")
 	}
 	var outs []outSpec
-	seen := map[string]bool{}
-	for _, item := range strings.Split(s, ",") {
+	for _, item := range items {
 		item = strings.TrimSpace(item)
 		if item == "" {
-			return nil, fmt.Errorf("--out %q: empty entry", s)
+			return nil, fmt.Errorf("--out %q: empty entry", strings.Join(values, ","))
 		}
-		var o outSpec
-		if m := reSize.FindStringSubmatch(item); m != nil {
-			w, err1 := strconv.Atoi(m[1])
-			h, err2 := strconv.Atoi(m[2])
-			if err1 != nil || err2 != nil || w <= 0 || h <= 0 || w > imageio.MaxSide || h > imageio.MaxSide {
-				return nil, fmt.Errorf("--out %q: invalid size %sx%s (1..%d per side)", item, m[1], m[2], imageio.MaxSide)
-			}
-			o = outSpec{m[3], hitsr.Target{W: w, H: h}}
-		} else if m := reScale.FindStringSubmatch(item); m != nil {
-			sc, err := strconv.ParseFloat(m[1], 64)
-			if err != nil || !(sc > 0) || sc > imageio.MaxSide {
-				return nil, fmt.Errorf("--out %q: invalid scale %s", item, m[1])
-			}
-			o = outSpec{m[2], hitsr.Target{Scale: sc}}
-		} else if m := reName.FindStringSubmatch(filepath.Base(item)); m != nil {
-			sc, err := strconv.ParseFloat(m[1], 64)
-			if err != nil || !(sc > 0) || sc > imageio.MaxSide {
-				return nil, fmt.Errorf("--out %q: invalid scale %s", item, m[1])
-			}
-			o = outSpec{item, hitsr.Target{Scale: sc}}
-		} else {
-			return nil, fmt.Errorf("--out %q: no scale (name it like 2x.png, or use S:name or WxH:name)", item)
+		name, optStr, _ := strings.Cut(item, "#")
+		o, err := parseTarget(name)
+		if err != nil {
+			return nil, fmt.Errorf("--out %q: %v", item, err)
 		}
-		if imageio.Format(o.path) == "" {
-			return nil, fmt.Errorf("--out %q: unknown format (use .png, .jpg or .jpeg)", item)
+		if o.opts, err = parseOpts(optStr); err != nil {
+			return nil, fmt.Errorf("--out %q: %v", item, err)
 		}
-		if seen[o.path] {
-			return nil, fmt.Errorf("--out: %s listed twice", o.path)
-		}
-		seen[o.path] = true
 		outs = append(outs, o)
 	}
-	return outs, nil
+	return outs, checkDistinct(outs)
+}
+
+func parseTarget(item string) (outSpec, error) {
+	if m := reSize.FindStringSubmatch(item); m != nil {
+		t, err := parseSize(m[1] + "x" + m[2])
+		return outSpec{path: m[3], target: t}, err
+	}
+	if m := reScale.FindStringSubmatch(item); m != nil {
+		t, err := parseScale(m[1])
+		return outSpec{path: m[2], target: t}, err
+	}
+	if m := reName.FindStringSubmatch(filepath.Base(item)); m != nil {
+		t, err := parseScale(m[1])
+		return outSpec{path: item, target: t}, err
+	}
+	return outSpec{}, fmt.Errorf("no scale (name it like 2x.mp4, or use S:name or WxH:name)")
+}
+
+func parseSize(s string) (hitsr.Target, error) {
+	m := reDims.FindStringSubmatch(s)
+	if m == nil {
+		return hitsr.Target{}, fmt.Errorf("invalid size %q (want WxH)", s)
+	}
+	w, err1 := strconv.Atoi(m[1])
+	h, err2 := strconv.Atoi(m[2])
+	if err1 != nil || err2 != nil || w <= 0 || h <= 0 || w > imageio.MaxSide || h > imageio.MaxSide {
+		return hitsr.Target{}, fmt.Errorf("invalid size %sx%s (1..%d per side)", m[1], m[2], imageio.MaxSide)
+	}
+	return hitsr.Target{W: w, H: h}, nil
+}
+
+func parseScale(s string) (hitsr.Target, error) {
+	sc, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(sc > 0) || sc > imageio.MaxSide {
+		return hitsr.Target{}, fmt.Errorf("invalid scale %s", s)
+	}
+	return hitsr.Target{Scale: sc}, nil
+}
+
+func parseOpts(s string) (map[string]string, error) {
+	opts := map[string]string{}
+	if s == "" {
+		return opts, nil
+	}
+	for _, kv := range strings.Split(s, ":") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || v == "" || !contains(perOutputKeys, k) {
+			return nil, fmt.Errorf("bad output option %q (want key=value with key one of %s)", kv, strings.Join(perOutputKeys, ", "))
+		}
+		opts[k] = v
+	}
+	return opts, nil
+}
+
+func checkDistinct(outs []outSpec) error {
+	seen := map[string]bool{}
+	stdout := 0
+	for _, o := range outs {
+		if o.path == "-" {
+			if stdout++; stdout > 1 {
+				return fmt.Errorf("--out: only one output can go to stdout")
+			}
+			continue
+		}
+		if seen[o.path] {
+			return fmt.Errorf("--out: %s listed twice", o.path)
+		}
+		seen[o.path] = true
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseBitrate reads "8M", "800k" or bits per second.
+func parseBitrate(s string) (int64, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	mult := int64(1)
+	switch strings.ToLower(s[len(s)-1:]) {
+	case "k":
+		mult, s = 1000, s[:len(s)-1]
+	case "m":
+		mult, s = 1000_000, s[:len(s)-1]
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v > 0) || v*float64(mult) > 1e12 {
+		return 0, fmt.Errorf("invalid bitrate %q (e.g. 8M, 800k)", s)
+	}
+	return int64(v * float64(mult)), nil
 }

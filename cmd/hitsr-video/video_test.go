@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/internal/fftest"
+	"github.com/hitsr/hitsr/metrics"
+)
+
+const (
+	bad     = "../../testdata/badinput/"
+	sample  = "../../testdata/sample.mp4"
+	shipped = "../../models/hitsr-tiny.safetensors"
+)
+
+// videoCLI runs the command with the tiny model on the CPU and no progress bar.
+func videoCLI(args ...string) (int, string, string) {
+	return runCLI(append(args, "--model", tiny, "--device", "cpu", "--progress", "never")...)
+}
+
+// The bad-input corpus: each case is one line on stderr, the documented exit code, no panic,
+// and nothing under (or next to) the output name.
+func TestBadInputs(t *testing.T) {
+	fftest.Need(t, "ffmpeg")
+	d := t.TempDir()
+	out := filepath.Join(d, "2x.mp4")
+	existing := filepath.Join(d, "exists", "2x.mp4")
+	os.MkdirAll(filepath.Dir(existing), 0o755)
+	os.WriteFile(existing, []byte("keep"), 0o644)
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"zero-byte", []string{bad + "empty.mp4", "--out", out}, exitInput, "cannot open"},
+		{"truncated mp4 (no moov)", []string{bad + "truncated.mp4", "--out", out}, exitInput, "cannot open"},
+		{"text named .mp4", []string{bad + "text.mp4", "--out", out}, exitInput, "cannot open"},
+		{"audio-only m4a", []string{bad + "audio_only.m4a", "--out", out}, exitInput, "no video stream"},
+		{"audio-only mp4", []string{bad + "audio_only.mp4", "--out", out}, exitInput, "no video stream"},
+		{"unknown codec", []string{bad + "unknown_codec.mkv", "--out", out}, exitInput, "unsupported video codec"},
+		{"huge dimensions", []string{bad + "huge.mkv", "--out", out}, exitInput, "size"},
+		{"missing input", []string{filepath.Join(d, "none.mp4"), "--out", out}, exitInput, "no such file"},
+		{"unwritable output dir", []string{sample, "--out", filepath.Join(d, "no", "dir", "2x.mp4")}, exitFailure, "cannot write"},
+		{"--out without scale", []string{sample, "--out", filepath.Join(d, "big.mp4")}, exitUsage, "no scale"},
+		{"--out zero scale", []string{sample, "--out", "0:" + out}, exitUsage, "invalid scale"},
+		{"--out bad option", []string{sample, "--out", out + "#crf"}, exitUsage, "bad output option"},
+		{"--out image for video", []string{sample, "--out", filepath.Join(d, "2x.png")}, exitUsage, "image output"},
+		{"--out unknown container", []string{sample, "--out", filepath.Join(d, "2x.zzz")}, exitUsage, "container"},
+		{"--out too large", []string{sample, "--out", "200:" + out}, exitUsage, "limit"},
+		{"odd size for yuv420p", []string{bad + "odd.mkv", "--out", "1:" + out}, exitUsage, "divisible"},
+		{"unknown encoder", []string{sample, "--out", out, "--codec", "nope264"}, exitUsage, "unknown video encoder"},
+		{"unknown pixel format", []string{sample, "--out", out, "--pix-fmt", "yuv9000"}, exitUsage, "pixel format"},
+		{"crf out of range", []string{sample, "--out", out, "--crf", "99"}, exitUsage, "crf"},
+		{"bad config YAML", []string{sample, "--config", bad + "bad.yaml"}, exitUsage, "config"},
+		{"bad config value", []string{sample, "--config", bad + "badvalue.yaml"}, exitUsage, "crf"},
+		{"missing config", []string{sample, "--out", out, "--config", filepath.Join(d, "none.yaml")}, exitUsage, "config"},
+		{"existing output", []string{sample, "--out", existing}, exitUsage, "exists"},
+		{"missing model", []string{sample, "--out", out, "--model", filepath.Join(d, "none.safetensors")}, exitModel, "model"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			if !strings.Contains(strings.Join(args, " "), "--model") {
+				args = append(args, "--model", tiny)
+			}
+			code, stdout, stderr := runCLI(append(args, "--device", "cpu", "--progress", "never")...)
+			if code != c.code || !strings.Contains(strings.ToLower(stderr), c.msg) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, c.code, c.msg)
+			}
+			if lines := strings.Count(strings.TrimSpace(stderr), "\n") + 1; lines != 1 || stdout != "" {
+				t.Fatalf("want one stderr line and no stdout, got %q / %q", stderr, stdout)
+			}
+			if n := listDir(t, d); len(n) != 1 || n[0] != "exists" {
+				t.Fatalf("files left in the output directory: %v", n)
+			}
+			if b, _ := os.ReadFile(existing); string(b) != "keep" {
+				t.Fatal("existing output modified")
+			}
+		})
+	}
+}
+
+// Unusual but valid inputs upscale with every frame (and timestamp) kept.
+func TestUnusualInputs(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe")
+	d := t.TempDir()
+	for i, c := range []struct {
+		in, out    string
+		w, h, n    int
+		pixFmt     string
+		extra      []string
+		audio, sub bool
+	}{
+		{"tenbit.mkv", "2x.mkv", 128, 96, 12, "yuv420p", nil, false, false},
+		{"tenbit.mkv", "2x10.mkv", 128, 96, 12, "yuv420p10le", []string{"--pix-fmt", "yuv420p10le"}, false, false},
+		{"yuv444.mp4", "2x.mp4", 128, 96, 12, "yuv420p", nil, false, false},
+		{"odd.mkv", "2x.mp4", 66, 34, 12, "yuv420p", nil, false, false},
+		{"odd.mkv", "1x.mkv", 33, 17, 12, "yuv444p", []string{"--pix-fmt", "yuv444p"}, false, false},
+		{"vfr.mkv", "2x.mov", 128, 96, 30, "yuv420p", nil, false, false},
+		{"subs.mkv", "2x.mkv", 128, 96, 24, "yuv420p", nil, true, true},
+		{"subs.mkv", "2x.mp4", 128, 96, 24, "yuv420p", nil, true, false}, // mp4 cannot hold SubRip
+		{"truncated_data.mp4", "2x.mp4", 256, 144, 27, "yuv420p", nil, true, false},
+	} {
+		t.Run(c.in+"→"+c.out, func(t *testing.T) {
+			out := filepath.Join(d, strconv.Itoa(i), c.out)
+			os.Mkdir(filepath.Dir(out), 0o755)
+			code, _, stderr := videoCLI(append([]string{bad + c.in, "--out", out, "--preset", "ultrafast"}, c.extra...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			r := fftest.Probe(t, out)
+			v := r.Stream("video")
+			if v == nil || v.Width != c.w || v.Height != c.h || v.PixFmt != c.pixFmt {
+				t.Fatalf("video %+v, want %dx%d %s", v, c.w, c.h, c.pixFmt)
+			}
+			pts := fftest.FramePts(t, out)
+			if len(pts) != c.n {
+				t.Fatalf("%d frames, want %d", len(pts), c.n)
+			}
+			if c.n == len(fftest.FramePts(t, bad+c.in)) {
+				fftest.SamePts(t, out, pts, fftest.FramePts(t, bad+c.in))
+			}
+			if (r.Stream("audio") != nil) != c.audio || (r.Stream("subtitle") != nil) != c.sub {
+				t.Fatalf("streams %+v: want audio %v, subtitles %v", r.Streams, c.audio, c.sub)
+			}
+		})
+	}
+}
+
+// The sample with the shipped model: ×2 and ×4 in one run, frames, timestamps and audio
+// packets kept, and the ×2 output's PSNR against the source frames equals the still-image
+// path's on the same frames (model path = stills path; only the encoder differs).
+func TestSampleMatchesStills(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe")
+	if testing.Short() {
+		t.Skip("slow: runs the shipped model")
+	}
+	d := t.TempDir()
+	// 4 frames of the sample, cropped to 48x32 so the shipped model runs quickly; lossless.
+	clip := filepath.Join(d, "clip.mkv")
+	fftest.FFmpeg(t, "-i", sample, "-vf", "crop=48:32:40:20", "-frames:v", "4", "-c:v", "ffv1", "-pix_fmt", "bgr0", "-c:a", "copy", clip)
+	o2, o4 := filepath.Join(d, "2x.mkv"), filepath.Join(d, "4x.mp4")
+	code, _, stderr := runCLI(clip, "--out", o2+"#codec=ffv1:pix-fmt=bgr0", "--out", o4, "--model", shipped,
+		"--device", "cpu", "--progress", "never", "--preset", "ultrafast")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	in := fftest.Probe(t, clip)
+	for _, c := range []struct {
+		path string
+		w, h int
+	}{{o2, 96, 64}, {o4, 192, 128}} {
+		r := fftest.Probe(t, c.path)
+		if v := r.Stream("video"); v == nil || v.Width != c.w || v.Height != c.h {
+			t.Fatalf("%s: %+v", c.path, v)
+		}
+		fftest.SamePts(t, c.path, fftest.FramePts(t, c.path), fftest.FramePts(t, clip))
+		if got, want := r.Packets("audio"), in.Packets("audio"); got != want {
+			t.Fatalf("%s: %d audio packets, input %d", c.path, got, want)
+		}
+	}
+	// Stills: the same LR frames as PNG through the image path.
+	fftest.FFmpeg(t, "-i", clip, filepath.Join(d, "lr%d.png"))
+	fftest.FFmpeg(t, "-i", o2, filepath.Join(d, "vid%d.png"))
+	for i := 1; i <= 4; i++ {
+		lr := filepath.Join(d, "lr"+strconv.Itoa(i)+".png")
+		still := filepath.Join(d, "2x_still"+strconv.Itoa(i)+".png")
+		if code, _, e := runCLI(lr, "--out", still, "--model", shipped, "--device", "cpu"); code != 0 {
+			t.Fatalf("still %d: %s", i, e)
+		}
+		a, err1 := imageio.Read(still)
+		b, err2 := imageio.Read(filepath.Join(d, "vid"+strconv.Itoa(i)+".png"))
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if p := metrics.PSNRY(a.RGB().Pix, b.RGB().Pix, a.H, a.W, 0); p < 50 {
+			t.Fatalf("frame %d: video ×2 vs still ×2 PSNR-Y %.2f dB, want ≥ 50 (same model path)", i, p)
+		}
+	}
+}
+
+// buildCLI builds the binary for tests that need a real process (pipes, signals).
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hitsr-video")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// ffmpeg … -f nut - | hitsr-video - --out 2:- | ffprobe -
+func TestPipes(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe", "go", "sh")
+	bin := buildCLI(t)
+	script := `ffmpeg -v error -nostdin -i "$1" -c:v ffv1 -c:a copy -f nut - |
+		"$2" - --out 2:- --format nut --preset ultrafast --model "$3" --device cpu --progress never --log-level warn |
+		ffprobe -v error -count_frames -show_entries stream=codec_type,width,height,nb_read_frames -of csv=p=0 -`
+	out, err := exec.Command("sh", "-c", script, "sh", sample, bin, tiny).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pipeline: %v\n%s", err, out)
+	}
+	got := strings.Fields(string(out))
+	if len(got) != 2 || got[0] != "video,256,144,48" || !strings.HasPrefix(got[1], "audio,") {
+		t.Fatalf("ffprobe of the piped output: %q, want 48 frames 256x144 + audio", got)
+	}
+}
+
+// Config file, environment and flags merge with flags first; per-output options win.
+func TestConfigAndEnv(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe")
+	d := t.TempDir()
+	cfg := filepath.Join(d, "hitsr.yaml")
+	os.WriteFile(cfg, []byte(`crf: 30
+preset: ultrafast
+outputs:
+  - path: `+filepath.Join(d, "2x.mkv")+`
+  - path: `+filepath.Join(d, "small.mp4")+`
+    size: 64x36
+    pix-fmt: yuv444p
+`), 0o644)
+	t.Setenv("HITSR_PIX_FMT", "yuv422p")
+	code, _, stderr := videoCLI(bad+"yuv444.mp4", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, c := range []struct {
+		path, pixFmt string
+		w, h         int
+	}{{"2x.mkv", "yuv422p", 128, 96}, {"small.mp4", "yuv444p", 64, 36}} {
+		v := fftest.Probe(t, filepath.Join(d, c.path)).Stream("video")
+		if v == nil || v.PixFmt != c.pixFmt || v.Width != c.w || v.Height != c.h {
+			t.Fatalf("%s: %+v, want %s %dx%d", c.path, v, c.pixFmt, c.w, c.h)
+		}
+	}
+	// a flag overrides the environment and the file's outputs
+	code, _, stderr = videoCLI(bad+"yuv444.mp4", "--config", cfg, "--pix-fmt", "yuv420p", "--out", filepath.Join(d, "4x.mp4"))
+	if v := fftest.Probe(t, filepath.Join(d, "4x.mp4")).Stream("video"); code != 0 || v.PixFmt != "yuv420p" || v.Width != 256 {
+		t.Fatalf("exit %d %s: %+v", code, stderr, v)
+	}
+}
+
+// SIGINT once: the outputs are finalised with the frames done (exit 130); twice: nothing is left.
+func TestSignals(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe", "go")
+	bin := buildCLI(t)
+	d := t.TempDir()
+	long := filepath.Join(d, "long.mkv")
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24:duration=60", "-c:v", "libx264", "-preset", "ultrafast", long)
+	for _, signals := range []int{1, 2} {
+		out := filepath.Join(d, strconv.Itoa(signals)+"_2x.mkv")
+		cmd := exec.Command(bin, long, "--out", "2:"+out, "--model", tiny, "--device", "cpu", "--preset", "ultrafast", "--progress", "never")
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() && !strings.Contains(sc.Text(), "upscaling") {
+		}
+		time.Sleep(1500 * time.Millisecond)
+		for i := 0; i < signals; i++ {
+			cmd.Process.Signal(syscall.SIGINT)
+			time.Sleep(100 * time.Millisecond)
+		}
+		for sc.Scan() {
+		}
+		err := cmd.Wait()
+		code := cmd.ProcessState.ExitCode()
+		_, statErr := os.Stat(out)
+		if signals == 1 {
+			if code != exitInterrupted || statErr != nil {
+				t.Fatalf("one SIGINT: exit %d (%v), output: %v", code, err, statErr)
+			}
+			if n := len(fftest.FramePts(t, out)); n == 0 || n >= 1440 {
+				t.Fatalf("one SIGINT: %d frames in the finalised output", n)
+			}
+		} else if code == 0 || statErr == nil {
+			t.Fatalf("two SIGINTs: exit %d, output exists: %v", code, statErr == nil)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(d, ".*partial*")); len(left) > 0 {
+		t.Fatalf("partial files left: %v", left)
+	}
+}
