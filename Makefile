@@ -32,12 +32,14 @@ test:
 		OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s train/tests; \
 	else echo "skipping train/tests: Debian's python3-torch is not installed (make deps installs it)"; fi
 
-# Compute-core table, then the shipped model: output Mpx/s at 360p input, one pass ×2+×4 vs ×4.
+# Compute-core table; the shipped model (output Mpx/s at 360p, one pass ×2+×4 vs ×4); the video
+# pipeline end to end (sample ×2+×4 vs ffmpeg Lanczos, same run) and resident memory over 1,000 frames.
 bench:
 	$(GO) run ./cmd/hitsr-bench
 	$(GO) test ./hitsr -run '^$$' -bench 'OpenBLAS|Upscale360p|OnePass' -benchtime 1x
+	$(GO) test ./pipeline -run '^$$' -bench 'EndToEnd|RSS1000' -benchtime 1x -timeout 60m
 
-# The main job on the bundled sample: ×2 and ×4 from one pass (outputs in out/).
+# The main job on the bundled sample clip: ×2 and ×4 from one model pass per frame (out/).
 run:
 	mkdir -p out
-	$(GO) run ./cmd/hitsr-video testdata/sample.png --out out/2x.png,out/4x.png -y
+	$(GO) run ./cmd/hitsr-video testdata/sample.mp4 --out out/2x.mp4,out/4x.mp4 -y

@@ -28,6 +28,13 @@ type Model struct {
 	Notice  string // one line when "auto" fell back to the CPU backend
 	Batch   int    // tiles per Generate call (default 32; ~30 MB of device memory per tile)
 	Overlap int    // LR overlap between tiles in pixels (default 4, as evaluate.py)
+	// ReuseTiles makes single-image calls reuse the previous call's output for tiles whose
+	// input is bit-identical (video: static regions skip the model; the result is the same).
+	ReuseTiles  bool
+	TilesRun    int // tiles the model ran on so far
+	TilesReused int // tiles taken from the previous call
+
+	cache *tileCache
 
 	be    ml.Backend
 	flops float64 // recorded model arithmetic so far (multiply-add = 2)

@@ -3,6 +3,7 @@ package hitsr
 import (
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/hitsr/hitsr/imageio"
@@ -172,5 +173,47 @@ func TestUpscaleTo(t *testing.T) {
 	}
 	if _, err := m.Upscale(&imageio.Image{W: 0, H: 0, C: 3}, 2); err == nil {
 		t.Error("0×0 image accepted")
+	}
+}
+
+// Tile reuse: a second frame that differs in one corner runs the model only on the tiles that
+// see the change, and the result equals a fresh pass bit for bit.
+func TestReuseTiles(t *testing.T) {
+	fresh := loadCPU(t, tinyModel)
+	m := loadCPU(t, tinyModel)
+	m.ReuseTiles = true
+	a := smooth(45, 31)
+	b := &imageio.Image{W: a.W, H: a.H, C: 3, Pix: slices.Clone(a.Pix)}
+	for c := 0; c < 3; c++ {
+		for y := 0; y < 5; y++ {
+			for x := 0; x < 5; x++ {
+				b.Pix[(c*b.H+y)*b.W+x] = 1 - b.Pix[(c*b.H+y)*b.W+x]
+			}
+		}
+	}
+	if _, err := m.Upscale(a, 2, 4); err != nil {
+		t.Fatal(err)
+	}
+	total := m.TilesRun
+	got, err := m.Upscale(b, 2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran := m.TilesRun - total; ran == 0 || ran >= total || m.TilesReused != total-ran {
+		t.Fatalf("second frame ran %d of %d tiles, reused %d", ran, total, m.TilesReused)
+	}
+	want, err := fresh.Upscale(b, 2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if !slices.Equal(got[i].Pix, want[i].Pix) {
+			t.Fatalf("scale %d: reused output differs from a fresh pass (max %g)", i, maxDiff(got[i].Pix, want[i].Pix))
+		}
+	}
+	// a different size starts a new cache
+	reused := m.TilesReused
+	if _, err := m.Upscale(smooth(20, 20), 2); err != nil || m.TilesReused != reused {
+		t.Fatalf("other size: err %v, reused %d → %d", err, reused, m.TilesReused)
 	}
 }

@@ -2,6 +2,7 @@ package hitsr
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/hitsr/hitsr/imageio"
 	"github.com/hitsr/hitsr/ml"
@@ -68,6 +69,15 @@ type accum struct {
 	wt   []float32 // h·w
 }
 
+// tileCache keeps the last single-image call's tile inputs and outputs, so a video frame's
+// tiles that are bit-identical to the previous frame's (static regions) skip the model.
+type tileCache struct {
+	w, h int
+	segs []int
+	in   map[[2]int][]float32   // tile origin → input (3·T·T)
+	out  map[[2]int][][]float32 // tile origin → output per seg (3·S·S)
+}
+
 // tiled runs the model over the tiles of all images in batches of m.Batch (one Generate per
 // batch, stopping after the last needed segment, decoding only segs) and returns, per image,
 // the RGB output of each segment in segs.
@@ -95,48 +105,76 @@ func (m *Model) tiled(imgs []*imageio.Image, segs []int) ([][]*imageio.Image, er
 			}
 		}
 	}
-	wins := make([][]float32, len(segs))
-	for j, n := range segs {
-		s := 1 << n
-		wins[j] = Window(T*s, float64(ov*s)/2+1e-6)
+	// Tile inputs; with reuse on, tiles equal to the cached ones take the cached outputs.
+	ins := make([][]float32, len(pos))
+	outs := make([][][]float32, len(pos))
+	var cache *tileCache
+	if m.ReuseTiles && len(imgs) == 1 {
+		cache = m.cache
+		if cache == nil || cache.w != pads[0].w || cache.h != pads[0].h || !slices.Equal(cache.segs, segs) {
+			cache = &tileCache{pads[0].w, pads[0].h, slices.Clone(segs), map[[2]int][]float32{}, map[[2]int][][]float32{}}
+		}
+		m.cache = cache
 	}
-	in := make([]float32, batch*3*T*T)
-	for b0 := 0; b0 < len(pos); b0 += batch {
-		pp := pos[b0:min(b0+batch, len(pos))]
-		B := len(pp)
-		for j, tp := range pp {
-			p := pads[tp.img]
-			for c := 0; c < 3; c++ {
-				for y := 0; y < T; y++ {
-					src := p.pix[(c*p.h+tp.y+y)*p.w+tp.x:]
-					copy(in[((j*3+c)*T+y)*T:][:T], src[:T])
-				}
+	var todo []int
+	for t, tp := range pos {
+		p := pads[tp.img]
+		in := make([]float32, 3*T*T)
+		for c := 0; c < 3; c++ {
+			for y := 0; y < T; y++ {
+				copy(in[(c*T+y)*T:][:T], p.pix[(c*p.h+tp.y+y)*p.w+tp.x:][:T])
 			}
 		}
-		outs, err := m.generate(in[:B*3*T*T], B, nseg, segs)
+		ins[t] = in
+		if cache != nil && slices.Equal(cache.in[[2]int{tp.y, tp.x}], in) {
+			outs[t] = cache.out[[2]int{tp.y, tp.x}]
+			m.TilesReused++
+			continue
+		}
+		todo = append(todo, t)
+	}
+	for b0 := 0; b0 < len(todo); b0 += batch {
+		bt := todo[b0:min(b0+batch, len(todo))]
+		in := make([]float32, 0, len(bt)*3*T*T)
+		for _, t := range bt {
+			in = append(in, ins[t]...)
+		}
+		res, err := m.generate(in, len(bt), nseg, segs)
 		if err != nil {
 			return nil, err
 		}
-		for j, n := range segs {
-			s := 1 << n
-			S := T * s
-			o, w := outs[j], wins[j]
-			for t, tp := range pp {
-				a := &acc[tp.img][j]
-				oy, ox := tp.y*s, tp.x*s
-				for y := 0; y < S; y++ {
-					wy := w[y]
-					row := (oy+y)*a.w + ox
-					for x := 0; x < S; x++ {
-						wt := wy * w[x]
-						a.wt[row+x] += wt
-					}
-					for c := 0; c < 3; c++ {
-						src := o[((t*3+c)*S+y)*S:][:S]
-						dst := a.sum[c*a.w*a.h+row:][:S]
-						for x, v := range src {
-							dst[x] += v * (wy * w[x])
-						}
+		for k, t := range bt {
+			outs[t] = make([][]float32, len(segs))
+			for j, n := range segs {
+				S := T << n
+				outs[t][j] = res[j][k*3*S*S : (k+1)*3*S*S]
+			}
+			if cache != nil {
+				cache.in[[2]int{pos[t].y, pos[t].x}] = ins[t]
+				cache.out[[2]int{pos[t].y, pos[t].x}] = outs[t]
+			}
+		}
+		m.TilesRun += len(bt)
+	}
+	for j, n := range segs {
+		s := 1 << n
+		S := T * s
+		w := Window(S, float64(ov*s)/2+1e-6)
+		for t, tp := range pos {
+			a := &acc[tp.img][j]
+			o := outs[t][j]
+			oy, ox := tp.y*s, tp.x*s
+			for y := 0; y < S; y++ {
+				wy := w[y]
+				row := (oy+y)*a.w + ox
+				for x := 0; x < S; x++ {
+					a.wt[row+x] += wy * w[x]
+				}
+				for c := 0; c < 3; c++ {
+					src := o[(c*S+y)*S:][:S]
+					dst := a.sum[c*a.w*a.h+row:][:S]
+					for x, v := range src {
+						dst[x] += v * (wy * w[x])
 					}
 				}
 			}

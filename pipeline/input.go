@@ -148,7 +148,7 @@ func (in *input) frameEstimate() int {
 
 // run demuxes until the end (or stop), sends decoded frames to jobs and other streams'
 // packets to the outputs that carry them.
-func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []*output, realtime bool, st *runStats) error {
+func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []*output, realtime bool, maxFrames int, st *runStats) error {
 	pkt := astiav.AllocPacket()
 	defer pkt.Free()
 	frame := astiav.AllocFrame()
@@ -156,7 +156,7 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 	vidx := in.vst.Index()
 	decodeErrs := 0
 	emit := func() error { // drain the decoder
-		for {
+		for maxFrames <= 0 || int(st.decoded.Load()) < maxFrames {
 			err := in.dec.ReceiveFrame(frame)
 			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
 				return nil
@@ -188,8 +188,9 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 				return nil
 			}
 		}
+		return nil
 	}
-	for stop.Err() == nil && abort.Err() == nil {
+	for stop.Err() == nil && abort.Err() == nil && (maxFrames <= 0 || int(st.decoded.Load()) < maxFrames) {
 		err := in.fc.ReadFrame(pkt)
 		if errors.Is(err, astiav.ErrEof) {
 			break

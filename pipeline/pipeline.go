@@ -44,6 +44,7 @@ type Options struct {
 	Overwrite   bool // replace existing output files
 	Realtime    bool // drop frames instead of queueing when the model falls behind
 	Queue       int  // frames buffered between stages (default 4)
+	MaxFrames   int  // stop after this many frames (0 = all)
 	Log         *zap.Logger
 	// Progress, if set, is called from the model stage after every frame.
 	Progress func(Stats)
@@ -143,13 +144,16 @@ func Run(stop, abort context.Context, up Upscaler, o Options) (Stats, error) {
 	}()
 
 	st := &runStats{start: time.Now(), total: in.frameEstimate(), duration: in.duration()}
+	if o.MaxFrames > 0 && (st.total == 0 || st.total > o.MaxFrames) {
+		st.total = o.MaxFrames
+	}
 	jobs := make(chan *frameJob, o.Queue)
 	var producers sync.WaitGroup
 	producers.Add(2)
 	go func() { // decode
 		defer producers.Done()
 		defer close(jobs)
-		if err := in.run(stop, abortCtx, jobs, outs, o.Realtime, st); err != nil {
+		if err := in.run(stop, abortCtx, jobs, outs, o.Realtime, o.MaxFrames, st); err != nil {
 			fail(err)
 		}
 	}()

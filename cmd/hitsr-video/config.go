@@ -21,13 +21,13 @@ type settings struct {
 	crf                         int
 	bitrate                     int64
 	realtime, overwrite         bool
-	queue                       int
+	queue, frames               int
 	logLevel, progress, cfgFile string
 }
 
 // configKeys are the settings a config file may hold (besides "outputs").
 var configKeys = []string{"device", "model", "batch", "codec", "crf", "bitrate", "preset", "pix-fmt",
-	"format", "input-format", "realtime", "queue", "log-level", "progress", "yes"}
+	"format", "input-format", "realtime", "queue", "frames", "log-level", "progress", "yes"}
 
 func newFlagSet() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("hitsr-video", pflag.ContinueOnError)
@@ -47,6 +47,7 @@ func newFlagSet() *pflag.FlagSet {
 	fs.StringP("input-format", "f", "", "")
 	fs.Bool("realtime", false, "")
 	fs.Int("queue", 4, "")
+	fs.Int("frames", 0, "")
 	fs.String("log-level", "info", "")
 	fs.String("progress", "auto", "")
 	fs.BoolP("yes", "y", false, "")
@@ -137,7 +138,7 @@ func loadSettings(args []string) (*settings, []string, error) {
 	s.device, s.model, s.batch = str("device"), str("model"), integer("batch")
 	s.codec, s.preset, s.pixFmt = str("codec"), str("preset"), str("pix-fmt")
 	s.format, s.inputFormat = str("format"), str("input-format")
-	s.crf, s.queue = integer("crf"), integer("queue")
+	s.crf, s.queue, s.frames = integer("crf"), integer("queue"), integer("frames")
 	s.realtime, s.overwrite = boolean("realtime"), boolean("yes")
 	s.logLevel, s.progress = str("log-level"), str("progress")
 	bitrate := str("bitrate")
@@ -152,6 +153,9 @@ func loadSettings(args []string) (*settings, []string, error) {
 	}
 	if s.queue < 1 || s.queue > 256 {
 		return nil, nil, fail(exitUsage, "--queue %d out of range (1..256)", s.queue)
+	}
+	if s.frames < 0 {
+		return nil, nil, fail(exitUsage, "--frames %d: want ≥ 0", s.frames)
 	}
 	if !contains([]string{"auto", "always", "never"}, s.progress) {
 		return nil, nil, fail(exitUsage, "--progress %q: want auto, always or never", s.progress)

@@ -66,6 +66,7 @@ flags:
   -f, --input-format F       input container (default: probed)
       --realtime             drop frames when the model falls behind (live input) instead of queueing
       --queue N              frames buffered between stages (default 4)
+      --frames N             stop after N frames (default 0: all)
       --device D             auto|cpu|vulkan|vulkan:N (default auto: a Vulkan GPU, else the CPU)
       --model PATH           weights (default models/hitsr-tiny.safetensors next to the working
                              directory or the binary)

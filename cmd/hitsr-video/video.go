@@ -92,13 +92,14 @@ func upscaleVideo(input string, s *settings, stderr io.Writer) error {
 	if notice != "" {
 		log.Info(notice)
 	}
+	m.ReuseTiles = true // static tiles of consecutive frames skip the model
 	stop, abort, release := signalContexts(log)
 	defer release()
 	bar := newProgress(stderr, log, s.progress)
 	start := time.Now()
 	st, err := pipeline.Run(stop, abort, m, pipeline.Options{
 		Input: input, InputFormat: s.inputFormat, Outputs: outs, Overwrite: s.overwrite,
-		Realtime: s.realtime, Queue: s.queue, Log: log, Progress: bar.update,
+		Realtime: s.realtime, Queue: s.queue, MaxFrames: s.frames, Log: log, Progress: bar.update,
 	})
 	bar.finish()
 	fps := float64(st.Done) / max(time.Since(start).Seconds(), 1e-9)
@@ -117,7 +118,8 @@ func upscaleVideo(input string, s *settings, stderr io.Writer) error {
 		return err
 	}
 	log.Info("done", zap.Int("frames", st.Done), zap.Int("dropped", st.Dropped),
-		zap.Duration("elapsed", time.Since(start).Round(time.Millisecond)), zap.Float64("fps", round2(fps)))
+		zap.Duration("elapsed", time.Since(start).Round(time.Millisecond)), zap.Float64("fps", round2(fps)),
+		zap.Int("tiles_run", m.TilesRun), zap.Int("tiles_reused", m.TilesReused))
 	return nil
 }
 
