@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asticode/go-astiav"
 
@@ -163,5 +164,34 @@ func TestExistingOutputKept(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if names := len(ents); names != 2 || slices.ContainsFunc(ents, func(e os.DirEntry) bool { return strings.Contains(e.Name(), ".partial") }) {
 		t.Fatalf("directory holds %d entries: %v", names, ents)
+	}
+}
+
+// slow is a model that takes 40 ms per frame.
+type slow struct{ bicubic }
+
+func (s *slow) UpscaleTo(img *imageio.Image, targets ...hitsr.Target) ([]*imageio.Image, error) {
+	time.Sleep(40 * time.Millisecond)
+	return s.bicubic.UpscaleTo(img, targets...)
+}
+
+// Realtime: a model slower than the input drops frames instead of queueing them; what is kept
+// is encoded with its own timestamps.
+func TestRealtimeDrops(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.mkv")
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=50:duration=2", "-c:v", "ffv1", src)
+	out := filepath.Join(dir, "2x.mkv")
+	st, err := Run(context.Background(), context.Background(), &slow{}, Options{Input: src, Realtime: true, Queue: 2,
+		Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Decoded != 100 || st.Dropped == 0 || st.Done+st.Dropped != st.Decoded {
+		t.Fatalf("stats %+v: want 100 decoded = done + dropped, some dropped", st)
+	}
+	if n := len(fftest.FramePts(t, out)); n != st.Done {
+		t.Fatalf("output has %d frames, %d were done", n, st.Done)
 	}
 }
