@@ -14,6 +14,7 @@ import (
 	"github.com/hitsr/hitsr/imageio"
 	"github.com/hitsr/hitsr/internal/fftest"
 	"github.com/hitsr/hitsr/metrics"
+	"github.com/hitsr/hitsr/pipeline"
 )
 
 const (
@@ -289,5 +290,21 @@ func TestSignals(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(d, ".*partial*")); len(left) > 0 {
 		t.Fatalf("partial files left: %v", left)
+	}
+}
+
+// The progress bar shows frames, fps, speed and ETA; the log form carries the same fields.
+func TestProgress(t *testing.T) {
+	var buf strings.Builder
+	p := newProgress(&buf, nil, "always")
+	p.update(pipeline.Stats{Done: 12, TotalFrames: 48, Position: 500 * time.Millisecond, Elapsed: 4 * time.Second})
+	line := buf.String()
+	for _, want := range []string{"frame 12/48", " 25%", "3.00 fps", "0.125× realtime", "ETA 12s"} {
+		if !strings.Contains(line, want) {
+			t.Fatalf("progress line %q lacks %q", line, want)
+		}
+	}
+	if newProgress(&buf, nil, "never") != nil {
+		t.Fatal("--progress never still draws")
 	}
 }
