@@ -28,10 +28,6 @@ static int64_t hs_pkt_duration(AVFrame *f) { return f->pkt_duration; }
 static int hs_colorspace(AVFrame *f) { return f->colorspace; }
 static int hs_color_range(AVFrame *f) { return f->color_range; }
 static uint8_t *hs_plane(AVFrame *f, int i) { return f->data[i]; }
-static int hs_bit_depth(int pf) {
-	const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
-	return d ? d->comp[0].depth : 0;
-}
 static void hs_chroma_shift(int pf, int *w, int *h) {
 	if (av_pix_fmt_get_chroma_sub_sample(pf, w, h) < 0) { *w = 0; *h = 0; }
 }
@@ -75,10 +71,9 @@ func cFrame(f *astiav.Frame) *C.AVFrame { return (*C.AVFrame)(f.UnsafePointer())
 
 // scaler converts frames between pixel formats and sizes with explicit YUV matrices/ranges.
 type scaler struct {
-	c                *C.struct_SwsContext
-	sw, sh, dw, dh   int
-	sf, df           astiav.PixelFormat
-	srcSpace, srcRng int
+	c              *C.struct_SwsContext
+	sw, sh, dw, dh int
+	sf, df         astiav.PixelFormat
 }
 
 func newScaler(sw, sh int, sf astiav.PixelFormat, dw, dh int, df astiav.PixelFormat, space, srcFull, dstFull int) (*scaler, error) {
@@ -87,7 +82,7 @@ func newScaler(sw, sh int, sf astiav.PixelFormat, dw, dh int, df astiav.PixelFor
 	if c == nil {
 		return nil, fmt.Errorf("swscale cannot convert %s %dx%d to %s %dx%d", sf, sw, sh, df, dw, dh)
 	}
-	return &scaler{c: c, sw: sw, sh: sh, dw: dw, dh: dh, sf: sf, df: df, srcSpace: space, srcRng: srcFull}, nil
+	return &scaler{c: c, sw: sw, sh: sh, dw: dw, dh: dh, sf: sf, df: df}, nil
 }
 
 func (s *scaler) free() {
@@ -124,18 +119,19 @@ func makeWritable(f *astiav.Frame) error {
 	return nil
 }
 
-// gbrpf32 planes are G, B, R.
-var gbrPlane = [3]int{2, 0, 1}
+// gbrRow is row y of colour c (0 R, 1 G, 2 B) of a GBRPF32 frame (planes are G, B, R).
+func gbrRow(f *astiav.Frame, c, y int) []float32 {
+	plane := [3]int{2, 0, 1}[c]
+	p := unsafe.Pointer(C.hs_plane(cFrame(f), C.int(plane)))
+	return unsafe.Slice((*float32)(unsafe.Add(p, y*f.Linesize()[plane])), f.Width())
+}
 
 // readRGB copies a GBRPF32 frame into planar RGB.
 func readRGB(f *astiav.Frame, dst []float32) {
 	w, h := f.Width(), f.Height()
-	ls := f.Linesize()
 	for c := 0; c < 3; c++ {
-		p := C.hs_plane(cFrame(f), C.int(gbrPlane[c]))
 		for y := 0; y < h; y++ {
-			row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(p), y*ls[gbrPlane[c]])), w)
-			copy(dst[(c*h+y)*w:][:w], row)
+			copy(dst[(c*h+y)*w:][:w], gbrRow(f, c, y))
 		}
 	}
 }
@@ -143,11 +139,9 @@ func readRGB(f *astiav.Frame, dst []float32) {
 // writeRGB copies planar RGB into a GBRPF32 frame, clamped to [0, 1].
 func writeRGB(f *astiav.Frame, src []float32) {
 	w, h := f.Width(), f.Height()
-	ls := f.Linesize()
 	for c := 0; c < 3; c++ {
-		p := C.hs_plane(cFrame(f), C.int(gbrPlane[c]))
 		for y := 0; y < h; y++ {
-			row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(p), y*ls[gbrPlane[c]])), w)
+			row := gbrRow(f, c, y)
 			for x, v := range src[(c*h+y)*w:][:w] {
 				row[x] = min(max(v, 0), 1)
 			}
@@ -160,7 +154,6 @@ func frameDuration(f *astiav.Frame) int64 { return int64(C.hs_pkt_duration(cFram
 func frameColor(f *astiav.Frame) (space, full int) {
 	return int(C.hs_colorspace(cFrame(f))), btoi(C.hs_color_range(cFrame(f)) == C.AVCOL_RANGE_JPEG)
 }
-func bitDepth(pf astiav.PixelFormat) int { return int(C.hs_bit_depth(C.int(pf))) }
 
 // chromaShift is log2 of the pixel format's chroma subsampling.
 func chromaShift(pf astiav.PixelFormat) (w, h int) {

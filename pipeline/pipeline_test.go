@@ -122,7 +122,7 @@ func TestVFR(t *testing.T) {
 	}
 }
 
-// Vorbis audio cannot go into mp4 as is: it is re-encoded to AAC with the same duration.
+// PCM audio cannot go into mp4: it is re-encoded to AAC with the same duration.
 func TestAudioReencoded(t *testing.T) {
 	fftest.Need(t, "ffmpeg", "ffprobe")
 	dir := t.TempDir()
