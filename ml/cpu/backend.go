@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hitsr/hitsr/ml"
 	"github.com/x448/float16"
@@ -28,16 +29,54 @@ type buf struct {
 func (*Backend) Name() string      { return fmt.Sprintf("cpu (%d threads, OpenBLAS)", runtime.NumCPU()) }
 func (*Backend) SupportsF16() bool { return false }
 func (*Backend) Close() error      { return nil }
-func (*Backend) Free(ml.Storage)   {}
 
-func (*Backend) Alloc(dtype ml.DType, n int) (ml.Storage, error) {
+func (*Backend) Alloc(dtype ml.DType, n int) (ml.Storage, error) { return alloc(dtype, n), nil }
+
+// Free leaves tensors to the garbage collector: recycling them through the pools crashed the
+// op suite now and then (a freed tensor still in use somewhere), so only op scratch is pooled.
+func (*Backend) Free(ml.Storage) {}
+
+// pools recycles op scratch by exact size (passes repeat the same shapes),
+// sparing fresh memory's page faults and zeroing.
+var pools sync.Map // poolKey → *sync.Pool of *buf
+
+// poolKey is a size class; F16 shares F32's (both hold float32).
+type poolKey struct {
+	dtype ml.DType
+	n     int
+}
+
+func pool(dtype ml.DType, n int) *sync.Pool {
+	if dtype == ml.F16 {
+		dtype = ml.F32
+	}
+	p, _ := pools.LoadOrStore(poolKey{dtype, n}, new(sync.Pool))
+	return p.(*sync.Pool)
+}
+
+// alloc returns a buffer of n elements of dtype with undefined contents.
+func alloc(dtype ml.DType, n int) *buf {
+	if b := pool(dtype, n).Get(); b != nil {
+		return b.(*buf)
+	}
 	switch dtype {
 	case ml.I32:
-		return &buf{i: make([]int32, n)}, nil
+		return &buf{i: make([]int32, n)}
 	case ml.U8:
-		return &buf{u: make([]uint8, n)}, nil
+		return &buf{u: make([]uint8, n)}
 	}
-	return &buf{f: make([]float32, n)}, nil
+	return &buf{f: make([]float32, n)}
+}
+
+func release(b *buf) {
+	switch {
+	case b.i != nil:
+		pool(ml.I32, len(b.i)).Put(b)
+	case b.u != nil:
+		pool(ml.U8, len(b.u)).Put(b)
+	default:
+		pool(ml.F32, len(b.f)).Put(b)
+	}
 }
 
 func (*Backend) Write(s ml.Storage, dtype ml.DType, data any) error {
@@ -172,5 +211,25 @@ func parallel(n, grain int, fn func(lo, hi int)) {
 			fn(lo, hi)
 		}(lo, min(lo+step, n))
 	}
+	wg.Wait()
+}
+
+// threads is how many workers each uses for n items.
+func threads(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
+
+// each runs fn(w, i) for items i in 0..n−1 on threads(n) workers, handed out one at a time;
+// w < threads(n) names the worker, for per-worker scratch.
+func each(n int, fn func(w, i int)) {
+	var next atomic.Int64
+	run := func(w int) {
+		for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+			fn(w, i)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < threads(n); w++ {
+		wg.Go(func() { run(w) })
+	}
+	run(0)
 	wg.Wait()
 }

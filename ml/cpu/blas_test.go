@@ -7,9 +7,14 @@ import (
 )
 
 // TestSgemmBinding checks the cgo binding (transposes, leading dimensions, alpha/beta) against
-// a plain loop.
+// a plain loop, on one call and on products split into row or column blocks.
 func TestSgemmBinding(t *testing.T) {
-	m, n, k := 7, 5, 9
+	for _, d := range [][3]int{{7, 5, 9}, {300, 40, 64}, {40, 300, 64}} {
+		testSgemm(t, d[0], d[1], d[2])
+	}
+}
+
+func testSgemm(t *testing.T, m, n, k int) {
 	for _, ta := range []bool{false, true} {
 		for _, tb := range []bool{false, true} {
 			a, b := make([]float32, m*k), make([]float32, k*n)
@@ -45,7 +50,7 @@ func TestSgemmBinding(t *testing.T) {
 						want += 2 * float64(av) * float64(bv)
 					}
 					if got := float64(c[i*n+j]); math.Abs(got-want) > 1e-5*math.Abs(want) {
-						t.Fatalf("transA=%v transB=%v c[%d,%d]=%v want %v", ta, tb, i, j, got, want)
+						t.Fatalf("%dx%dx%d transA=%v transB=%v c[%d,%d]=%v want %v", m, n, k, ta, tb, i, j, got, want)
 					}
 				}
 			}

@@ -8,17 +8,11 @@ import (
 
 func unary(n *ml.Node) {
 	x, y := f(n.In[0]), f(n.Out)
-	act := n.P.Unary
-	parallel(len(y), 1<<13, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			if act == ml.GELU {
-				y[i] = float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
-			} else {
-				y[i] = float32(v / (1 + math.Exp(-v)))
-			}
-		}
-	})
+	act := silu
+	if n.P.Unary == ml.GELU {
+		act = gelu
+	}
+	parallel(len(y), 1<<13, func(lo, hi int) { act(x[lo:hi], y[lo:hi]) })
 }
 
 // strides4 returns a tensor's element strides aligned to a rank-4 output, 0 on broadcast axes.

@@ -334,8 +334,10 @@ func compare(got, want result, exact bool, tol float64) error {
 	return compareRel(got, want, tol)
 }
 
-// relErr is the suite's float error measure: max_i |r_i − x_i| / (|x_i| + rms(x)). NaN,
-// or an infinity that does not match, counts as +Inf. It returns the worst index.
+// relErr is the suite's float error measure: max_i |r_i − x_i| / (|x_i| + rms(x)), where for
+// outputs of fewer than 8 elements rms(x) is at least 1e-2 (a lone dot product can cancel to
+// near zero, and then its own size says nothing of the arithmetic's). NaN, or an infinity that
+// does not match, counts as +Inf. It returns the worst index.
 func relErr(got, want []float64) (worst float64, at int) {
 	rms := 0.0
 	for _, x := range want {
@@ -344,6 +346,9 @@ func relErr(got, want []float64) (worst float64, at int) {
 		}
 	}
 	rms = math.Sqrt(rms / float64(len(want)))
+	if len(want) < 8 {
+		rms = max(rms, 1e-2)
+	}
 	for i, x := range want {
 		e := math.Abs(got[i]-x) / (math.Abs(x) + rms + 1e-300)
 		if got[i] == x {

@@ -37,7 +37,7 @@ func Ref(n *ml.Node, out []float64, in [][]float64) {
 	case ml.OpUnary:
 		for i, x := range in[0] {
 			if p.Unary == ml.GELU {
-				out[i] = 0.5 * x * (1 + math.Erf(x/math.Sqrt2))
+				out[i] = 0.5 * x * math.Erfc(-x/math.Sqrt2) // no cancellation in the negative tail
 			} else {
 				out[i] = x / (1 + math.Exp(-x))
 			}
