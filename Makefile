@@ -2,7 +2,7 @@
 GO      ?= go
 DEBS    := build-essential pkg-config libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
            libswresample-dev libavdevice-dev ffmpeg libvulkan-dev mesa-vulkan-drivers glslc \
-           spirv-tools libopenblas-dev python3-torch python3-numpy
+           spirv-tools libopenblas-dev python3-torch python3-numpy python3-matplotlib
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GOFLAGS ?= -buildvcs=false
 
