@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-minutes", type=float, default=0)
+    ap.add_argument("--until", type=int, default=0, help="stop (with a checkpoint) at this step; the schedule still spans --steps")
     a = ap.parse_args()
     nth = setup_threads()
     os.makedirs(a.run, exist_ok=True)
@@ -91,7 +92,7 @@ def main():
         print(f"resumed at step {step}", flush=True)
     print(f"threads={nth} transformer params={sum(p.numel() for p in tr.parameters())/1e6:.3f}M N={N}", flush=True)
     t0, step0 = time.time(), step
-    while step < a.steps:
+    while step < a.steps and not (a.until and step >= a.until):
         warm = min(1.0, (step + 1) / 50)
         lr = a.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         for pg in opt.param_groups:
@@ -127,7 +128,7 @@ def main():
                        ell_hr=float(lw.mean()), ell_lr=float(ll.mean()), sps=round((step - step0) / (time.time() - t0), 3))
             log.log(**rec)
             print(rec, flush=True)
-        done = step == a.steps or (a.max_minutes and time.time() - t0 > a.max_minutes * 60)
+        done = step == a.steps or step == a.until or (a.max_minutes and time.time() - t0 > a.max_minutes * 60)
         if step % a.ckpt_every == 0 or done:
             save_atomic(dict(model=tr.state_dict(), opt=opt.state_dict(), ema=ema.shadow, gen=g.get_state(),
                              step=step, args=vars(a)), ck)
