@@ -121,13 +121,6 @@ func (in *input) interrupt()                { in.intr.Interrupt() }
 func (in *input) timeBase() astiav.Rational { return in.vst.TimeBase() }
 func (in *input) fps() astiav.Rational      { return in.fc.GuessFrameRate(in.vst, nil) }
 
-func (in *input) startPts() int64 {
-	if in.firstPts == astiav.NoPtsValue {
-		return 0
-	}
-	return in.firstPts
-}
-
 func (in *input) duration() time.Duration {
 	if d := in.fc.Duration(); d > 0 {
 		return time.Duration(d) * time.Microsecond
@@ -276,5 +269,5 @@ func (in *input) toJob(f *astiav.Frame) (*frameJob, error) {
 		in.firstPts = pts
 	}
 	in.lastPts = pts
-	return &frameJob{img: img, pts: pts, dur: frameDuration(f)}, nil
+	return &frameJob{img: img, pts: pts, dur: frameDuration(f), first: in.firstPts}, nil
 }

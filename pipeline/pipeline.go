@@ -86,11 +86,10 @@ var ErrInterrupted = errors.New("interrupted")
 
 func init() { astiav.SetLogLevel(astiav.LogLevelQuiet) }
 
-// frameJob is one decoded frame on its way through the model.
+// frameJob is one frame on its way through the model and the encoders.
 type frameJob struct {
-	img      *imageio.Image
-	pts, dur int64 // input stream time base
-	results  []*imageio.Image
+	img             *imageio.Image
+	pts, dur, first int64 // input stream time base; first = the stream's first pts
 }
 
 // Run processes the whole input. Cancelling stop finishes gracefully (stop reading, drain,
@@ -132,9 +131,8 @@ func Run(stop, abort context.Context, up Upscaler, o Options) (Stats, error) {
 	o.Log.Info("upscaling", zap.String("input", in.name), zap.String("size", fmt.Sprintf("%dx%d", in.w, in.h)),
 		zap.Float64("fps", in.fps().Float64()), zap.Strings("outputs", names))
 
-	abortCtx, cancel := context.WithCancelCause(abort)
-	defer cancel(nil)
-	fail := func(err error) { cancel(err) }
+	abortCtx, fail := context.WithCancelCause(abort)
+	defer fail(nil)
 	go func() { // interrupt blocking input reads on stop/abort
 		select {
 		case <-stop.Done():
@@ -171,7 +169,7 @@ func Run(stop, abort context.Context, up Upscaler, o Options) (Stats, error) {
 				}
 			}
 			st.done.Add(1)
-			st.lastPts.Store(j.pts - in.startPts())
+			st.lastPts.Store(j.pts - j.first)
 			if o.Progress != nil {
 				o.Progress(st.snapshot(in.timeBase()))
 			}
