@@ -382,17 +382,16 @@ func (w *output) send(abort context.Context, it item) bool {
 
 // run encodes and muxes until ch closes, then flushes and writes the trailer.
 func (w *output) run(abort context.Context) error {
-	var err error
 	for it := range w.ch {
-		if err == nil && abort.Err() == nil {
+		if abort.Err() == nil {
+			var err error
 			if it.frame != nil {
 				err = w.encode(it.frame)
 			} else {
 				err = w.writeSide(it)
 			}
 			if err != nil {
-				err = errf(KindFailure, "%s: %v", w.name, err)
-				return err
+				return errf(KindFailure, "%s: %v", w.name, err)
 			}
 		}
 		if it.pkt != nil {
