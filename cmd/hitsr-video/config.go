@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cast"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/hitsr/hitsr/hitsr"
 )
 
 // settings is the merged configuration: flags > HITSR_* environment > config file > defaults.
@@ -207,7 +209,7 @@ func configOuts(raw any) ([]outSpec, error) {
 				return nil, fmt.Errorf("outputs[%d] (%s): %v", i, o.path, err)
 			}
 		}
-		if o.target == (outSpecZero) {
+		if o.target == (hitsr.Target{}) {
 			t, err := parseTarget(o.path)
 			if err != nil {
 				return nil, fmt.Errorf("outputs[%d] (%s): %v", i, o.path, err)
@@ -218,7 +220,5 @@ func configOuts(raw any) ([]outSpec, error) {
 	}
 	return outs, checkDistinct(outs)
 }
-
-var outSpecZero = outSpec{}.target
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
