@@ -53,8 +53,8 @@ func TestNoSeams(t *testing.T) {
 	}
 	hardScore := seamScore(hard[0], Starts(img.W, T, 0), T, 4)
 	t.Logf("seam score blended %.3f, no overlap %.3f", blended, hardScore)
-	if hardScore < 1.5 {
-		t.Fatalf("seam metric does not see the hard seams of overlap 0 (%.2f)", hardScore)
+	if hardScore < 1.2 || hardScore < 2*blended {
+		t.Fatalf("seam metric does not see the hard seams of overlap 0 (%.2f vs blended %.2f)", hardScore, blended)
 	}
 	if blended > 1.5 {
 		t.Fatalf("seam at tile boundaries: second differences %.2f× larger than elsewhere", blended)
