@@ -8,7 +8,6 @@ import (
 
 	"github.com/hitsr/hitsr/ml"
 	"github.com/hitsr/hitsr/ml/device"
-	"github.com/hitsr/hitsr/model"
 )
 
 // BenchmarkGenerate times one greedy pass (×1/×2/×4) of the shipped model over a batch of
@@ -28,14 +27,8 @@ func BenchmarkGenerate(b *testing.B) {
 			b.Logf("%s: %v", spec, err)
 			continue
 		}
-		w, err := model.Load(path, be)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := model.New(w)
-		if err != nil {
-			b.Fatal(err)
-		}
+		b.Cleanup(func() { be.Close() }) // registered first, so it runs after the model's cleanup
+		m := open(b, path, be)
 		for _, B := range []int{1, 16, 64} {
 			b.Run(fmt.Sprintf("%s/tiles=%d", spec, B), func(b *testing.B) {
 				S := m.Cfg.Tile
@@ -54,8 +47,5 @@ func BenchmarkGenerate(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N*B)*1e3, "ms/tile")
 			})
 		}
-		m.Close()
-		w.Free()
-		be.Close()
 	}
 }

@@ -11,27 +11,23 @@ import (
 
 const batch = 3 // tiles per batch: every copy must match the golden tile
 
-// TestGolden checks teacher forcing (embeddings, logits) and the greedy KV-cache pass (tokens,
-// logits, ×1/×2/×4 images) against testdata/golden on every backend.
-func TestGolden(t *testing.T) {
-	for _, b := range golden.Backends(t) {
-		for _, gc := range golden.Cases(t) {
-			t.Run(b.Name()+"/"+gc.Name, func(t *testing.T) { testGolden(t, b, gc) })
-		}
+// open loads the weights at path onto b as a model; all is freed when the test ends.
+func open(t testing.TB, path string, b ml.Backend) *model.Model {
+	t.Helper()
+	m, err := model.New(golden.Load(t, path, b))
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(m.Close)
+	return m
 }
 
+// TestGolden checks teacher forcing (embeddings, logits) and the greedy KV-cache pass (tokens,
+// logits, ×1/×2/×4 images) against testdata/golden on every backend.
+func TestGolden(t *testing.T) { golden.Run(t, testGolden) }
+
 func testGolden(t *testing.T, b ml.Backend, gc golden.Case) {
-	w, err := model.Load(gc.Weights, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Free()
-	m, err := model.New(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := open(t, gc.Weights, b)
 	cfg := m.Cfg
 	c := ml.NewContext(b)
 	defer c.Close()
@@ -63,16 +59,7 @@ func testGolden(t *testing.T, b ml.Backend, gc golden.Case) {
 func TestGenerateSubset(t *testing.T) {
 	for _, b := range golden.Backends(t) {
 		gc := golden.Cases(t)[0]
-		w, err := model.Load(gc.Weights, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Free()
-		m, err := model.New(w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
+		m := open(t, gc.Weights, b)
 		c := ml.NewContext(b)
 		defer c.Close()
 		g := m.Generate(c, gc.Input(t, c, "lr", 2), 2, 1)

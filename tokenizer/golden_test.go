@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/hitsr/hitsr/ml"
-	"github.com/hitsr/hitsr/model"
 	"github.com/hitsr/hitsr/model/golden"
 	"github.com/hitsr/hitsr/tokenizer"
 )
@@ -14,20 +13,10 @@ const batch = 3 // tiles per batch: every copy must match the golden tile
 
 // TestGolden checks encoder, condition latent, HIT tokens, residuals, partial sums, decoded
 // images and teacher-forcing inputs against testdata/golden on every backend.
-func TestGolden(t *testing.T) {
-	for _, b := range golden.Backends(t) {
-		for _, gc := range golden.Cases(t) {
-			t.Run(b.Name()+"/"+gc.Name, func(t *testing.T) { testGolden(t, b, gc) })
-		}
-	}
-}
+func TestGolden(t *testing.T) { golden.Run(t, testGolden) }
 
 func testGolden(t *testing.T, b ml.Backend, gc golden.Case) {
-	w, err := model.Load(gc.Weights, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Free()
+	w := golden.Load(t, gc.Weights, b)
 	tok, err := tokenizer.New(w.Cfg, w.T, b)
 	if err != nil {
 		t.Fatal(err)

@@ -68,6 +68,26 @@ func Cases(t *testing.T) []Case {
 	return cs
 }
 
+// Run runs test as a subtest backend/case for every backend and golden case.
+func Run(t *testing.T, test func(t *testing.T, b ml.Backend, c Case)) {
+	for _, b := range Backends(t) {
+		for _, c := range Cases(t) {
+			t.Run(b.Name()+"/"+c.Name, func(t *testing.T) { test(t, b, c) })
+		}
+	}
+}
+
+// Load uploads the weights at path to b, freed when the test ends.
+func Load(t testing.TB, path string, b ml.Backend) *model.Weights {
+	t.Helper()
+	w, err := model.Load(path, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Free)
+	return w
+}
+
 func exists(t *testing.T, p string) bool {
 	_, err := os.Stat(p)
 	if err != nil {
