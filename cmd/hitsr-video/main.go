@@ -17,7 +17,6 @@ import (
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/imageio"
-	"github.com/hitsr/hitsr/pipeline"
 )
 
 // Exit codes.
@@ -232,11 +231,6 @@ func runUpscale(args []string, stdout, stderr io.Writer) error {
 	for _, o := range s.outs {
 		if imageio.Format(o.path) != "" {
 			return fail(exitUsage, "%s: image output for a video input (use a video container such as .mp4 or .mkv)", o.path)
-		}
-	}
-	if pipeline.IsFile(input) {
-		if _, err := os.Stat(input); err != nil {
-			return fail(exitInput, "%s: %v", input, unwrapPathErr(err))
 		}
 	}
 	return upscaleVideo(input, s, stderr)

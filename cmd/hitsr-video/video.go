@@ -122,11 +122,3 @@ func upscaleVideo(input string, s *settings, stderr io.Writer) error {
 		zap.Int("tiles_run", m.TilesRun), zap.Int("tiles_reused", m.TilesReused))
 	return nil
 }
-
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
