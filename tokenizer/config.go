@@ -33,26 +33,57 @@ func ParseConfig(s string) (Config, error) {
 	return c, c.Validate()
 }
 
-// Validate checks the geometry constraints of model.md §1-§2.
+// Validate checks every field's range, then the geometry constraints of model.md §1-§2. Ranges
+// come first so that no arithmetic on a hostile config can overflow or divide by zero.
 func (c Config) Validate() error {
+	for _, r := range []struct {
+		name      string
+		v, lo, hi int
+	}{
+		{"tile", c.Tile, 1, 1024},
+		{"f", c.F, 2, 256},
+		{"len(enc_ch)", len(c.EncCh), 1, 8},
+		{"len(segments)", len(c.Segments), 1, 4},
+		{"z", c.Z, 1, 1 << 12},
+		{"vocab", c.Vocab, 1, 1 << 20},
+		{"res_blocks", c.ResBlocks, 0, 16},
+		{"phi_k", c.PhiK, 1, 31},
+		{"width", c.Width, 1, 1 << 14},
+		{"depth", c.Depth, 0, 256},
+		{"heads", c.Heads, 1, 256},
+		{"mlp", c.MLP, 1, 16},
+	} {
+		if r.v < r.lo || r.v > r.hi {
+			return fmt.Errorf("config: %s=%d outside %d..%d", r.name, r.v, r.lo, r.hi)
+		}
+	}
+	for l, ch := range c.EncCh {
+		if ch < 1 || ch > 1<<12 {
+			return fmt.Errorf("config: enc_ch[%d]=%d outside 1..%d", l, ch, 1<<12)
+		}
+	}
 	L := len(c.EncCh)
 	switch {
-	case L == 0 || 1<<L != c.F:
+	case 1<<L != c.F:
 		return fmt.Errorf("config: len(enc_ch)=%d must be log2(f=%d)", L, c.F)
-	case c.Tile <= 0 || c.Tile%c.F != 0:
+	case c.Tile%c.F != 0:
 		return fmt.Errorf("config: tile %d not a multiple of f %d", c.Tile, c.F)
-	case len(c.Segments) == 0:
-		return fmt.Errorf("config: no segments")
 	case c.Fidelity != "cond" && c.Fidelity != "pure":
 		return fmt.Errorf("config: fidelity %q", c.Fidelity)
 	case c.RQ != "hit" && c.RQ != "plain":
 		return fmt.Errorf("config: rq %q", c.RQ)
-	case c.Z <= 0 || c.Vocab <= 0 || c.ResBlocks < 0 || c.PhiK%2 != 1:
-		return fmt.Errorf("config: bad z/vocab/res_blocks/phi_k")
-	case c.Width <= 0 || c.Heads <= 0 || c.Width%c.Heads != 0 || c.Depth < 0 || c.MLP <= 0:
+	case c.PhiK%2 != 1:
+		return fmt.Errorf("config: phi_k %d must be odd", c.PhiK)
+	case c.Width%c.Heads != 0:
 		return fmt.Errorf("config: width %d not divisible by heads %d", c.Width, c.Heads)
+	case !(c.Eps >= 0 && c.Eps <= 1):
+		return fmt.Errorf("config: eps %g outside 0..1", c.Eps)
 	}
+	k := 0
 	for n, seg := range c.Segments {
+		if k += len(seg); k > maxScales {
+			return fmt.Errorf("config: more than %d token scales", maxScales)
+		}
 		if len(seg) == 0 || seg[len(seg)-1] != c.G(n) {
 			return fmt.Errorf("config: last scale of segment %d must be G_%d=%d", n, n, c.G(n))
 		}
@@ -64,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// maxScales bounds K, the number of token scales.
+const maxScales = 64
 
 // G is the latent side of segment n.
 func (c Config) G(n int) int { return c.Tile << n / c.F }

@@ -1,0 +1,39 @@
+package tokenizer
+
+import "testing"
+
+// FuzzParseConfig checks that any JSON either fails ParseConfig with an error or yields a
+// config whose derived geometry is consistent (no panic, no overflow, no division by zero).
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{
+		`{"tile":16,"f":8,"segments":[[1,2],[3,4],[6,8]],"z":16,"vocab":512,"enc_ch":[32,64,64],"res_blocks":1,"phi_k":3,"fidelity":"cond","rq":"plain","width":256,"depth":4,"heads":4,"mlp":4,"eps":1e-05}`,
+		`{"tile":8,"f":4,"segments":[[1,2],[4],[6,8]],"z":4,"vocab":16,"enc_ch":[4,8],"res_blocks":1,"phi_k":3,"fidelity":"cond","rq":"hit","width":16,"depth":2,"heads":2,"mlp":2,"eps":1e-05}`,
+		`{}`, `null`, `[]`, `{"tile":-8}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseConfig(s)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if c.NSeg() < 1 || c.K() < c.NSeg() || len(c.SegOf()) != c.K() || len(c.Blocks()) != c.K()+1 {
+			t.Fatalf("inconsistent counts: nseg %d, K %d", c.NSeg(), c.K())
+		}
+		n := c.TCond()
+		for k, p := range c.Scales() {
+			g := c.Grid(k)
+			if p < 1 || g < p || (c.RQ == "hit" && c.Tile<<c.SegOf()[k] != g*c.F) {
+				t.Fatalf("scale %d: p=%d grid=%d", k, p, g)
+			}
+			n += p * p
+			c.LastOfSeg(k)
+		}
+		if !c.LastOfSeg(c.K()-1) || n != c.TCond()+c.NTokens() {
+			t.Fatalf("token count %d vs %d+%d", n, c.TCond(), c.NTokens())
+		}
+	})
+}
