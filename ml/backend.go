@@ -62,6 +62,7 @@ type Unary uint8
 const (
 	GELU Unary = iota // x·Φ(x) with the exact erf form (PyTorch nn.GELU default)
 	SiLU              // x·σ(x)
+	ReLU              // max(x, 0)
 )
 
 // Interp is an upsampling filter. All follow PyTorch F.interpolate with align_corners=False.

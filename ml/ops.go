@@ -165,6 +165,9 @@ func (c *Context) GELU(x *Tensor) *Tensor { return c.unary(OpUnary, "gelu", x, P
 // SiLU applies x·σ(x).
 func (c *Context) SiLU(x *Tensor) *Tensor { return c.unary(OpUnary, "silu", x, Params{Unary: SiLU}) }
 
+// ReLU applies max(x, 0).
+func (c *Context) ReLU(x *Tensor) *Tensor { return c.unary(OpUnary, "relu", x, Params{Unary: ReLU}) }
+
 // Softmax normalises exp(x) over the last axis.
 func (c *Context) Softmax(x *Tensor) *Tensor { return c.unary(OpSoftmax, "softmax", x, Params{}) }
 

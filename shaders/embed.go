@@ -14,7 +14,7 @@
 //	im2col          x, col                     -          for other convolutions (+ GEMM)
 //	pack_rows       src, dst                   F16        f32/f16 rows -> zero-padded f32 rows
 //	norm            x, gamma, beta, y          -          group / layer norm, one group each
-//	unary           x, y                       OP         GELU (erf), SiLU, scale
+//	unary           x, y                       OP         GELU (erf), SiLU, ReLU, scale
 //	binary          a, b, y                    OP         add / sub / mul, rank-4 broadcast
 //	softmax         x, y, limits               -          rows; attention masking and scale
 //	upsample        x, y                       MODE       nearest / bilinear / bicubic

@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Elementwise y = f(x), four elements per invocation. OP (spec 1): 0 GELU (exact erf form),
-// 1 SiLU, 2 scale.
+// 1 SiLU, 2 ReLU (the values of ml.Unary), 3 scale.
 #include "common.glsl"
 layout(constant_id = 1) const uint OP = 0;
 layout(std430, binding = 0) readonly buffer X_ { float X[]; };
@@ -19,7 +19,8 @@ float erfcPos(float z) {
 }
 
 vec4 f(vec4 x) {
-	if (OP == 2u) return x * p.scale;
+	if (OP == 3u) return x * p.scale;
+	if (OP == 2u) return max(x, vec4(0.0));
 	if (OP == 1u) return x / (1.0 + exp(-x));
 	vec4 y;
 	for (int i = 0; i < 4; i++) { // x·Φ(x), Φ(x) = erfc(−x/√2)/2

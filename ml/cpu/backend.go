@@ -150,7 +150,7 @@ func (be *Backend) run(n *ml.Node) error {
 	case ml.OpLayerNorm:
 		layerNorm(n)
 	case ml.OpUnary:
-		unary(n)
+		return unary(n)
 	case ml.OpSoftmax:
 		softmax(f(in[0]), f(out), in[0].Dim(-1))
 	case ml.OpScale:

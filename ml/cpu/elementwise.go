@@ -1,18 +1,30 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/hitsr/hitsr/ml"
 )
 
-func unary(n *ml.Node) {
-	x, y := f(n.In[0]), f(n.Out)
-	act := silu
-	if n.P.Unary == ml.GELU {
-		act = gelu
+// activations maps each ml.Unary to its kernel.
+var activations = map[ml.Unary]func(x, y []float32){ml.GELU: gelu, ml.SiLU: silu, ml.ReLU: relu}
+
+func unary(n *ml.Node) error {
+	act := activations[n.P.Unary]
+	if act == nil {
+		return fmt.Errorf("unknown unary %d", n.P.Unary)
 	}
+	x, y := f(n.In[0]), f(n.Out)
 	parallel(len(y), 1<<13, func(lo, hi int) { act(x[lo:hi], y[lo:hi]) })
+	return nil
+}
+
+// relu writes max(x, 0) of x into y (same length; may alias).
+func relu(x, y []float32) {
+	for i, v := range x[:len(y)] {
+		y[i] = max(v, 0)
+	}
 }
 
 // strides4 returns a tensor's element strides aligned to a rank-4 output, 0 on broadcast axes.

@@ -85,6 +85,9 @@ func TestConv2D(t *testing.T) {
 		{1, 4, 6, 7, 3, 4, 4, 2, 1, true, false},
 		{2, 5, 1, 9, 4, 1, 3, 1, 0, false, true},
 		{1, 32, 17, 17, 64, 3, 3, 1, 1, true, true},
+		{2, 5, 11, 9, 7, 5, 5, 1, 2, true, true},
+		{1, 3, 180, 320, 16, 5, 5, 1, 2, true, false}, // a whole 320×180 frame
+		{1, 8, 45, 79, 8, 3, 3, 1, 1, false, false},
 	} {
 		cases = append(cases, opCase{
 			name: fmt.Sprintf("x%v_w%v_s%d_p%d_bias%v_f16%v", []int{s.n, s.cin, s.h, s.w},
@@ -155,9 +158,10 @@ func TestNorms(t *testing.T) {
 func TestElementwise(t *testing.T) {
 	var cases []opCase
 	for _, shape := range [][]int{{1}, {3, 17}, {2, 3, 5, 7}, {4097}} {
-		for _, op := range []string{"gelu", "silu", "softmax", "scale"} {
+		for _, op := range []string{"gelu", "silu", "relu", "softmax", "scale"} {
 			cases = append(cases, opCase{
-				name: fmt.Sprintf("%s_%v", op, shape),
+				name:  fmt.Sprintf("%s_%v", op, shape),
+				exact: op == "relu",
 				build: func(g *gen) *ml.Tensor {
 					x := g.uniform(-8, 8, shape...)
 					switch op {
@@ -165,6 +169,8 @@ func TestElementwise(t *testing.T) {
 						return g.ctx.GELU(x)
 					case "silu":
 						return g.ctx.SiLU(x)
+					case "relu":
+						return g.ctx.ReLU(x)
 					case "softmax":
 						return g.ctx.Softmax(g.ctx.Scale(x, 3)) // logits up to ±24
 					}
@@ -262,7 +268,9 @@ func TestResize(t *testing.T) {
 		{[]int{1, 3, 9, 6}, 16, 27},
 		{[]int{1, 1, 10, 12}, 6, 5},
 		{[]int{1, 2, 16, 16}, 13, 40},
-		{[]int{1, 1, 30, 26}, 22, 22}, // nearest: floor(11·30/22) = 15 and floor(11·26/22) = 13 exactly
+		{[]int{1, 1, 30, 26}, 22, 22},      // nearest: floor(11·30/22) = 15 and floor(11·26/22) = 13 exactly
+		{[]int{1, 3, 45, 79}, 90, 158},     // odd frame ×2
+		{[]int{1, 3, 180, 320}, 720, 1280}, // a whole 320×180 frame ×4
 	} {
 		for _, mode := range []ml.Interp{ml.Nearest, ml.Bilinear, ml.Bicubic} {
 			cases = append(cases, opCase{
@@ -391,7 +399,8 @@ func TestLayout(t *testing.T) {
 	for _, s := range []struct {
 		x []int
 		r int
-	}{{[]int{1, 8, 3, 5}, 2}, {[]int{2, 9, 2, 3}, 3}, {[]int{1, 3, 4, 4}, 1}, {[]int{1, 16, 1, 1}, 4}} {
+	}{{[]int{1, 8, 3, 5}, 2}, {[]int{2, 9, 2, 3}, 3}, {[]int{1, 3, 4, 4}, 1}, {[]int{1, 16, 1, 1}, 4},
+		{[]int{1, 12, 45, 79}, 2}, {[]int{1, 48, 180, 320}, 4}} { // whole frames
 		add(fmt.Sprintf("pixel_shuffle_%v_r%d", s.x, s.r), func(g *gen) *ml.Tensor {
 			return g.ctx.PixelShuffle(g.f32(s.x...), s.r)
 		})
@@ -546,6 +555,17 @@ func TestChains(t *testing.T) {
 			x = c.Add(x, c.Linear(a, g.uniform(-0.3, 0.3, C, C), nil))
 			m := c.GELU(c.Linear(x, g.uniform(-0.3, 0.3, 4*C, C), g.f32(4*C)))
 			return c.Add(x, c.Linear(m, g.uniform(-0.2, 0.2, C, 4*C), g.f32(C)))
+		}},
+		{name: "espcn_frame_x4_over_bicubic", half: true, build: func(g *gen) *ml.Tensor {
+			// A whole odd-sized frame: 5×5 conv, ReLU, 3×3 conv, ReLU, 3×3 conv to 3·4² channels,
+			// pixel shuffle ×4, added to the bicubic ×4 upsample.
+			const H, W = 23, 37
+			c := g.ctx
+			x := g.uniform(0, 1, 1, 3, H, W)
+			h := c.ReLU(c.Conv2D(x, g.weight(16, 3, 5, 5), g.f32(16), 1, 2))
+			h = c.ReLU(c.Conv2D(h, g.weight(8, 16, 3, 3), g.f32(8), 1, 1))
+			h = c.PixelShuffle(c.Conv2D(h, g.weight(48, 8, 3, 3), g.f32(48), 1, 1), 4)
+			return c.Add(h, c.Upsample(x, 4*H, 4*W, ml.Bicubic))
 		}},
 		{name: "vq_quantize_residual", build: func(g *gen) *ml.Tensor {
 			c := g.ctx

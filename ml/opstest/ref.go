@@ -36,10 +36,15 @@ func Ref(n *ml.Node, out []float64, in [][]float64) {
 		refNorm(out, in[0], len(in[0])/c, c, 1, c, in[1], in[2], p.Eps)
 	case ml.OpUnary:
 		for i, x := range in[0] {
-			if p.Unary == ml.GELU {
+			switch p.Unary {
+			case ml.GELU:
 				out[i] = 0.5 * x * math.Erfc(-x/math.Sqrt2) // no cancellation in the negative tail
-			} else {
+			case ml.SiLU:
 				out[i] = x / (1 + math.Exp(-x))
+			case ml.ReLU:
+				out[i] = math.Max(x, 0)
+			default:
+				panic(fmt.Sprintf("opstest: no reference for unary %d", p.Unary))
 			}
 		}
 	case ml.OpSoftmax:

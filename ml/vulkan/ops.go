@@ -321,10 +321,10 @@ func (r *rec) unary(n *ml.Node) error {
 	if err != nil {
 		return err
 	}
-	op := uint32(n.P.Unary)
+	op := uint32(n.P.Unary) // shaders/unary.comp's OP: the ml.Unary values, then scale
 	if n.Op == ml.OpScale {
-		op = 2
-	} else if n.P.Unary > ml.SiLU {
+		op = uint32(ml.ReLU) + 1
+	} else if n.P.Unary > ml.ReLU {
 		return fmt.Errorf("unknown unary %d", n.P.Unary)
 	}
 	cnt := n.Out.Len()
