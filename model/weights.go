@@ -38,19 +38,28 @@ func ReadFile(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, md, err := safetensors.ReadMetadata(buf)
+	f, err := Parse(buf)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	return f, nil
+}
+
+// Parse is ReadFile for a safetensors file held in memory.
+func Parse(buf []byte) (*File, error) {
+	_, md, err := safetensors.ReadMetadata(buf)
+	if err != nil {
+		return nil, err
+	}
 	st, err := safetensors.Deserialize(buf)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	f := &File{Meta: md.Metadata(), Tensors: map[string]*Host{}}
 	for _, nt := range st.Tensors() {
 		h, err := toHost(nt.TensorView)
 		if err != nil {
-			return nil, fmt.Errorf("%s: tensor %s: %w", path, nt.Name, err)
+			return nil, fmt.Errorf("tensor %s: %w", nt.Name, err)
 		}
 		f.Tensors[nt.Name] = h
 	}
@@ -218,9 +227,18 @@ type Weights struct {
 
 // Load reads, validates and uploads a weights file.
 func Load(path string, b ml.Backend) (*Weights, error) {
-	f, err := ReadFile(path)
+	buf, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	return LoadBytes(path, buf, b)
+}
+
+// LoadBytes is Load for a weights file held in memory (e.g. embedded); path names it in errors.
+func LoadBytes(path string, buf []byte, b ml.Backend) (*Weights, error) {
+	f, err := Parse(buf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg, tr, err := Check(f)
 	if err != nil {
