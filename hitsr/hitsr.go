@@ -45,12 +45,16 @@ type Model struct {
 
 // Load opens the backend named by dev (device.Open: "auto", "cpu", "vulkan", "vulkan:N")
 // and uploads the weights file at path.
-func Load(path, dev string) (*Model, error) {
+func Load(path, dev string) (*Model, error) { return LoadBytes(path, nil, dev) }
+
+// LoadBytes is Load for a weights file held in buf (e.g. the embedded models.Default), which
+// path names in errors; a nil buf reads the file at path.
+func LoadBytes(path string, buf []byte, dev string) (*Model, error) {
 	be, notice, err := device.Open(dev)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDevice, err)
 	}
-	m, err := LoadOn(path, be)
+	m, err := loadOn(path, buf, be)
 	if err != nil {
 		be.Close()
 		return nil, err
@@ -60,8 +64,16 @@ func Load(path, dev string) (*Model, error) {
 }
 
 // LoadOn uploads the weights at path to an already opened backend; Close closes the backend.
-func LoadOn(path string, be ml.Backend) (*Model, error) {
-	w, err := model.Load(path, be)
+func LoadOn(path string, be ml.Backend) (*Model, error) { return loadOn(path, nil, be) }
+
+func loadOn(path string, buf []byte, be ml.Backend) (*Model, error) {
+	var w *model.Weights
+	var err error
+	if buf == nil {
+		w, err = model.Load(path, be)
+	} else {
+		w, err = model.LoadBytes(path, buf, be)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/models"
 )
 
 // Exit codes.
@@ -67,8 +68,7 @@ flags:
       --queue N              frames buffered between stages (default 4)
       --frames N             stop after N frames (default 0: all)
       --device D             auto|cpu|vulkan|vulkan:N (default auto: a Vulkan GPU, else the CPU)
-      --model PATH           weights (default models/hitsr-tiny.safetensors next to the working
-                             directory or the binary)
+      --model PATH           weights file (default: the model built into the binary)
       --batch N              tiles per model call (default 32)
       --config FILE          YAML config (default: first of ./hitsr.yaml,
                              $XDG_CONFIG_HOME/hitsr/config.yaml, /etc/hitsr/config.yaml)
@@ -166,45 +166,22 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// defaultModel finds models/hitsr-tiny.safetensors relative to the working directory or
-// the executable (and their parents, so a binary in bin/ or cmd/… finds the repository's).
-func defaultModel() string {
-	const rel = "models/hitsr-tiny.safetensors"
-	var dirs []string
-	if wd, err := os.Getwd(); err == nil {
-		dirs = append(dirs, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
-		}
-		dirs = append(dirs, filepath.Dir(exe))
-	}
-	for _, d := range dirs {
-		for i := 0; i < 4; i++ {
-			p := filepath.Join(d, rel)
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-			d = filepath.Dir(d)
-		}
-	}
-	return rel
-}
+// defaultModel is the model built into the binary (package models), used without --model:
+// its name for messages and its contents.
+func defaultModel() (string, []byte) { return "built-in " + models.Name, models.Default }
 
 // load opens the model; notice says when the device fell back to the CPU.
 func (c *common) load() (*hitsr.Model, string, error) {
-	path := c.model
+	path, buf := c.model, []byte(nil)
 	if path == "" {
-		path = defaultModel()
-	}
-	if _, err := os.Stat(path); err != nil {
+		path, buf = defaultModel()
+	} else if _, err := os.Stat(path); err != nil {
 		return nil, "", fail(exitModel, "model file: %v", err)
 	}
 	if c.batch < 1 {
 		return nil, "", fail(exitUsage, "--batch must be ≥ 1")
 	}
-	m, err := hitsr.Load(path, c.device)
+	m, err := hitsr.LoadBytes(path, buf, c.device)
 	switch {
 	case errors.Is(err, hitsr.ErrDevice):
 		return nil, "", fail(exitFailure, "%v", err)
