@@ -141,16 +141,17 @@ func parseBitrate(s string) (int64, error) {
 	if s == "" || s == "0" {
 		return 0, nil
 	}
-	mult := int64(1)
+	num, mult := s, 1.0
 	switch strings.ToLower(s[len(s)-1:]) {
 	case "k":
-		mult, s = 1000, s[:len(s)-1]
+		num, mult = s[:len(s)-1], 1e3
 	case "m":
-		mult, s = 1000_000, s[:len(s)-1]
+		num, mult = s[:len(s)-1], 1e6
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(v > 0) || v*float64(mult) > 1e12 {
-		return 0, fmt.Errorf("invalid bitrate %q (e.g. 8M, 800k)", s)
+	v, err := strconv.ParseFloat(num, 64)
+	bps := v * mult
+	if err != nil || !(bps >= 1 && bps <= 1e12) {
+		return 0, fmt.Errorf("invalid bitrate %q (1 to 1e12 bits/s, e.g. 8M, 800k)", s)
 	}
-	return int64(v * float64(mult)), nil
+	return int64(bps), nil
 }
