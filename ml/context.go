@@ -60,8 +60,19 @@ func (c *Context) fail(op string, format string, args ...any) *Tensor {
 	return &Tensor{ctx: c}
 }
 
-// ok reports whether the inputs are usable; it fails the context for foreign or released tensors.
+// ok reports whether the inputs are usable; it fails the context for a missing (nil), foreign or
+// released tensor.
 func (c *Context) ok(op string, ts ...*Tensor) bool {
+	for _, t := range ts {
+		if t == nil && c.err == nil {
+			c.fail(op, "nil input tensor (inputs %s)", shapeStr(ts...))
+		}
+	}
+	return c.opt(op, ts...)
+}
+
+// opt is ok for optional inputs, which may be nil.
+func (c *Context) opt(op string, ts ...*Tensor) bool {
 	if c.err != nil {
 		return false
 	}
@@ -164,7 +175,7 @@ func (c *Context) Compute() error {
 // Read computes pending ops if needed and downloads t into dst ([]float32 for F32/F16,
 // []int32 for I32, []uint8 for U8) of exactly t.Len() elements.
 func (c *Context) Read(t *Tensor, dst any) error {
-	if !c.ok("read", t) {
+	if !c.opt("read", t) {
 		return c.err
 	}
 	if t == nil {

@@ -30,7 +30,7 @@ func (c *Context) Linear(x, w, bias *Tensor) *Tensor {
 }
 
 func (c *Context) matmul(op string, a, b, bias *Tensor, transA, transB bool) *Tensor {
-	if !c.ok(op, a, b, bias) {
+	if !c.ok(op, a, b) || !c.opt(op, bias) {
 		return &Tensor{ctx: c}
 	}
 	if a.dtype != F32 || !isFloat(b) || (bias != nil && bias.dtype != F32) {
@@ -81,7 +81,7 @@ func (c *Context) matmul(op string, a, b, bias *Tensor, transA, transB bool) *Te
 // [N, Cout, (H+2·pad−KH)/stride+1, (W+2·pad−KW)/stride+1].
 func (c *Context) Conv2D(x, w, bias *Tensor, stride, pad int) *Tensor {
 	const op = "conv2d"
-	if !c.ok(op, x, w, bias) {
+	if !c.ok(op, x, w) || !c.opt(op, bias) {
 		return &Tensor{ctx: c}
 	}
 	if x.dtype != F32 || !isFloat(w) || x.Rank() != 4 || w.Rank() != 4 {
@@ -122,7 +122,7 @@ func (c *Context) affine(op string, x, gamma, beta *Tensor, channels int) bool {
 // PyTorch GroupNorm), then applies gamma/beta [C] (each may be nil).
 func (c *Context) GroupNorm(x *Tensor, groups int, gamma, beta *Tensor, eps float32) *Tensor {
 	const op = "group_norm"
-	if !c.ok(op, x, gamma, beta) {
+	if !c.ok(op, x) || !c.opt(op, gamma, beta) {
 		return &Tensor{ctx: c}
 	}
 	if x.dtype != F32 || x.Rank() != 4 || groups < 1 || x.shape[1]%groups != 0 {
@@ -137,7 +137,7 @@ func (c *Context) GroupNorm(x *Tensor, groups int, gamma, beta *Tensor, eps floa
 // LayerNorm normalises x over its last axis, then applies gamma/beta (each may be nil).
 func (c *Context) LayerNorm(x, gamma, beta *Tensor, eps float32) *Tensor {
 	const op = "layer_norm"
-	if !c.ok(op, x, gamma, beta) {
+	if !c.ok(op, x) || !c.opt(op, gamma, beta) {
 		return &Tensor{ctx: c}
 	}
 	if x.dtype != F32 {
@@ -225,7 +225,7 @@ func (c *Context) Mul(a, b *Tensor) *Tensor { return c.binary(OpMul, a, b) }
 // the per-scale block-causal mask. A query that sees no key yields zeros. Result [B, H, Tq, D].
 func (c *Context) Attention(q, k, v, limits *Tensor, kvLen int, scale float32) *Tensor {
 	const op = "attention"
-	if !c.ok(op, q, k, v, limits) {
+	if !c.ok(op, q, k, v) || !c.opt(op, limits) {
 		return &Tensor{ctx: c}
 	}
 	if q.dtype != F32 || k.dtype != F32 || v.dtype != F32 || q.Rank() != 4 || !sameShape(k.shape, v.shape) || k.Rank() != 4 {
