@@ -23,8 +23,32 @@ var (
 	ErrModel  = errors.New("model")
 )
 
+// Mode selects the network a pass runs.
+type Mode int
+
+const (
+	// Fidelity runs the backbone alone: an LR-resolution conv trunk over the whole frame.
+	Fidelity Mode = iota
+	// Full runs the H-VAR token path (tokenizer + next-scale transformer) over tiles.
+	Full
+)
+
+var modeNames = [...]string{"fidelity", "full"}
+
+func (m Mode) String() string { return modeNames[m] }
+
+// ParseMode parses "fidelity" or "full".
+func ParseMode(s string) (Mode, error) {
+	if i := slices.Index(modeNames[:], s); i >= 0 {
+		return Mode(i), nil
+	}
+	return 0, fmt.Errorf("mode %q: want one of %v", s, modeNames)
+}
+
 // Model is a loaded model on a backend (weights uploaded once). Not safe for concurrent use.
 type Model struct {
+	// Mode is the network Upscale runs (default: Fidelity when the file has a backbone).
+	Mode    Mode
 	Notice  string // one line when "auto" fell back to the CPU backend
 	Batch   int    // tiles per Generate call (default 32; ~30 MB of device memory per tile)
 	Overlap int    // LR overlap between tiles in pixels (default 4, as evaluate.py)
@@ -39,8 +63,12 @@ type Model struct {
 	be    ml.Backend
 	flops float64 // recorded model arithmetic so far (multiply-add = 2)
 	w     *model.Weights
-	m     *model.Model
+	bb    *model.Backbone // nil: no backbone in the file
+	m     *model.Model    // nil: no token model in the file
 	cfg   model.Config
+	// BandPixels caps the LR pixels of one backbone pass; taller frames run in row bands with
+	// a halo of the trunk's receptive field (results equal the whole frame's).
+	BandPixels int
 }
 
 // Load opens the backend named by dev (device.Open: "auto", "cpu", "vulkan", "vulkan:N")
@@ -77,22 +105,50 @@ func loadOn(path string, buf []byte, be ml.Backend) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
-	mm, err := model.New(w)
+	m := &Model{Batch: 32, Overlap: 4, BandPixels: 1 << 20, Mode: Full, be: be, w: w, cfg: w.Cfg}
+	if w.Transformer {
+		m.m, err = model.New(w)
+	}
+	if err == nil && w.Backbone != nil {
+		m.bb, err = model.NewBackbone(w)
+		m.Mode = Fidelity
+	}
+	if err == nil && m.m == nil && m.bb == nil {
+		err = errors.New("holds neither a backbone nor a transformer")
+	}
 	if err != nil {
-		w.Free()
+		m.free()
 		return nil, fmt.Errorf("%w: %s: %w", ErrModel, path, err)
 	}
-	return &Model{Batch: 32, Overlap: 4, be: be, w: w, m: mm, cfg: w.Cfg}, nil
+	return m, nil
+}
+
+// free releases the networks and weights (not the backend).
+func (m *Model) free() {
+	if m.m != nil {
+		m.m.Close()
+	}
+	if m.bb != nil {
+		m.bb.Close()
+	}
+	m.w.Free()
+	m.w, m.m, m.bb = nil, nil, nil
 }
 
 // Close frees the weights and closes the backend.
 func (m *Model) Close() {
-	if m.m != nil {
-		m.m.Close()
-		m.w.Free()
+	if m.w != nil {
+		m.free()
 		m.be.Close()
-		m.m = nil
 	}
+}
+
+// Has reports whether the model file holds the network of mode.
+func (m *Model) Has(mode Mode) bool {
+	if mode == Fidelity {
+		return m.bb != nil
+	}
+	return m.m != nil
 }
 
 // Backend is the backend the model runs on.
@@ -104,8 +160,11 @@ func (m *Model) Flops() float64 { return m.flops }
 // Config is the model's config.
 func (m *Model) Config() model.Config { return m.cfg }
 
-// Scales are the model's native scales (1, 2, 4 for the shipped config).
+// Scales are the native scales of the current mode (1, 2, 4 for the shipped model).
 func (m *Model) Scales() []int {
+	if m.Mode == Fidelity {
+		return slices.Sorted(slices.Values(m.bb.Cfg.Scales))
+	}
 	s := make([]int, m.cfg.NSeg())
 	for n := range s {
 		s[n] = 1 << n
@@ -136,6 +195,9 @@ func (m *Model) UpscaleImages(imgs []*imageio.Image, scales ...int) ([][]*imagei
 	if len(scales) == 0 {
 		return nil, errors.New("no scales requested")
 	}
+	if !m.Has(m.Mode) {
+		return nil, fmt.Errorf("the model file holds no %s network", m.Mode)
+	}
 	var segs []int
 	for _, s := range scales {
 		n, err := m.segOf(s)
@@ -156,7 +218,13 @@ func (m *Model) UpscaleImages(imgs []*imageio.Image, scales ...int) ([][]*imagei
 			}
 		}
 	}
-	rgb, err := m.tiled(imgs, segs)
+	var rgb [][]*imageio.Image
+	var err error
+	if m.Mode == Fidelity {
+		rgb, err = m.whole(imgs, segs)
+	} else {
+		rgb, err = m.tiled(imgs, segs)
+	}
 	if err != nil {
 		return nil, err
 	}

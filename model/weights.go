@@ -5,8 +5,10 @@ package model
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/hitsr/hitsr/ml"
@@ -165,47 +167,59 @@ func Expected(c Config, tr bool) map[string][]int {
 	return m
 }
 
-// Check validates f's config and tensors; it reports whether the transformer is present
-// (a tokenizer-only file has none of its tensors).
-func Check(f *File) (Config, bool, error) {
-	s, ok := f.Meta["config"]
-	if !ok {
-		return Config{}, false, fmt.Errorf("weights: no config in __metadata__")
+// Check validates f's configs and tensors. A file holds the backbone (metadata "backbone"),
+// the token model (metadata "config": tokenizer, optionally the transformer), or both.
+func Check(f *File) (*Weights, error) {
+	w := &Weights{}
+	want := map[string][]int{}
+	if s, ok := f.Meta["backbone"]; ok {
+		bc, err := ParseBackboneConfig(s)
+		if err != nil {
+			return nil, fmt.Errorf("weights: %w", err)
+		}
+		w.Backbone = &bc
+		bc.expected(want)
 	}
-	cfg, err := tokenizer.ParseConfig(s)
-	if err != nil {
-		return cfg, false, fmt.Errorf("weights: %w", err)
-	}
-	tok, all := Expected(cfg, false), Expected(cfg, true)
-	tr := false
-	for name := range f.Tensors {
-		if _, in := tok[name]; !in {
-			if _, in = all[name]; in {
-				tr = true
+	if s, ok := f.Meta["config"]; ok {
+		cfg, err := tokenizer.ParseConfig(s)
+		if err != nil {
+			return nil, fmt.Errorf("weights: %w", err)
+		}
+		w.Cfg, w.Tokens = cfg, true
+		tok, all := Expected(cfg, false), Expected(cfg, true)
+		for name := range f.Tensors {
+			if _, in := tok[name]; !in {
+				if _, in = all[name]; in {
+					w.Transformer = true
+				}
 			}
 		}
+		if w.Transformer {
+			tok = all
+		}
+		maps.Copy(want, tok)
 	}
-	want := tok
-	if tr {
-		want = all
+	if w.Backbone == nil && !w.Tokens {
+		return nil, fmt.Errorf("weights: no config in __metadata__ (want \"backbone\" and/or \"config\")")
 	}
 	for _, name := range sortedKeys(want) {
 		h, ok := f.Tensors[name]
 		switch {
 		case !ok:
-			return cfg, tr, fmt.Errorf("weights: %s is missing (config wants shape %v)", name, want[name])
+			return nil, fmt.Errorf("weights: %s is missing (config wants shape %v)", name, want[name])
 		case h.F == nil:
-			return cfg, tr, fmt.Errorf("weights: %s has dtype %s, want F32/F16/BF16", name, h.DType)
-		case fmt.Sprint(h.Shape) != fmt.Sprint(want[name]):
-			return cfg, tr, fmt.Errorf("weights: %s has shape %v, config wants %v", name, h.Shape, want[name])
+			return nil, fmt.Errorf("weights: %s has dtype %s, want F32/F16/BF16", name, h.DType)
+		case !slices.Equal(h.Shape, want[name]):
+			return nil, fmt.Errorf("weights: %s has shape %v, config wants %v", name, h.Shape, want[name])
 		}
 	}
 	for _, name := range sortedKeys(f.Tensors) {
 		if _, ok := want[name]; !ok {
-			return cfg, tr, fmt.Errorf("weights: unexpected tensor %s %v", name, f.Tensors[name].Shape)
+			return nil, fmt.Errorf("weights: unexpected tensor %s %v", name, f.Tensors[name].Shape)
 		}
 	}
-	return cfg, tr, nil
+	w.names = sortedKeys(want)
+	return w, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -219,10 +233,13 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // Weights are a model's tensors uploaded once (as F32) to a backend.
 type Weights struct {
-	Cfg         Config
-	Transformer bool // transformer tensors present
+	Backbone    *BackboneConfig // nil: no backbone
+	Cfg         Config          // token model config, valid when Tokens
+	Tokens      bool            // tokenizer tensors present
+	Transformer bool            // transformer tensors present
 	T           map[string]*ml.Tensor
 	B           ml.Backend
+	names       []string
 }
 
 // Load reads, validates and uploads a weights file.
@@ -240,12 +257,12 @@ func LoadBytes(path string, buf []byte, b ml.Backend) (*Weights, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	cfg, tr, err := Check(f)
+	w, err := Check(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	w := &Weights{Cfg: cfg, Transformer: tr, T: map[string]*ml.Tensor{}, B: b}
-	for name := range Expected(cfg, tr) {
+	w.T, w.B = map[string]*ml.Tensor{}, b
+	for _, name := range w.names {
 		h := f.Tensors[name]
 		t, err := ml.NewTensor(b, ml.F32, h.Shape, h.F)
 		if err != nil {

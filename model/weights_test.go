@@ -77,9 +77,9 @@ func TestTokenizerOnly(t *testing.T) {
 }
 
 func mustCfg(t *testing.T, f *model.File) model.Config {
-	cfg, _, err := model.Check(f)
+	w, err := model.Check(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return w.Cfg
 }
