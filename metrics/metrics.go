@@ -3,7 +3,12 @@
 // over the valid region.
 package metrics
 
-import "math"
+import (
+	"math"
+
+	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/resample"
+)
 
 // Y converts planar RGB (3·h·w values in [0,1]) to BT.601 Y in [16, 235] after clamping
 // and rounding each channel to 8 bit (round half to even, in float32 as torch does), then
@@ -106,4 +111,20 @@ func SSIMY(a, b []float32, h, w, border int) float64 {
 		sum += ((2*mx[i]*my[i] + c1) * (2*cxy + c2)) / ((mx[i]*mx[i] + my[i]*my[i] + c1) * (vx + vy + c2))
 	}
 	return sum / float64(len(mx))
+}
+
+// Degrade is the SR literature's LR of an HR image whose sides are multiples of s (modcrop
+// first): antialiased bicubic with the Keys a = −0.5 kernel (MATLAB imresize, PIL BICUBIC),
+// each value rounded to 8 bits. hr is planar RGB h×w.
+func Degrade(hr []float32, h, w, s int) []float32 {
+	lr := resample.Resize(hr, 3, h, w, h/s, w/s, resample.BicubicAA)
+	for i, v := range lr {
+		lr[i] = float32(imageio.Quant8(v)) / 255
+	}
+	return lr
+}
+
+// Bicubic is the literature's bicubic baseline: the LR upscaled with imresize's a = −0.5 kernel.
+func Bicubic(lr []float32, h, w, oh, ow int) []float32 {
+	return resample.Resize(lr, 3, h, w, oh, ow, resample.BicubicAA)
 }
