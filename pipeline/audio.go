@@ -34,7 +34,7 @@ func newAudioTranscoder(ist *astiav.Stream, oc *astiav.FormatContext) (_ *audioT
 	}
 	ec := astiav.FindEncoder(astiav.CodecIDAac)
 	if ec == nil || !muxerAccepts(oc, astiav.CodecIDAac) {
-		return nil, fmt.Errorf("the container takes neither %s nor AAC", cp.CodecID().Name())
+		return nil, fmt.Errorf("the container cannot hold %s audio, nor AAC", cp.CodecID().Name())
 	}
 	t.dec = astiav.AllocCodecContext(dc)
 	if err := cp.ToCodecContext(t.dec); err != nil {

@@ -50,7 +50,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	out := func(name string, s float64) Output {
 		return Output{URL: filepath.Join(d, name), Target: hitsr.Target{Scale: s}, CRF: 18, Preset: "medium"}
 	}
-	st, err := Run(context.Background(), context.Background(), m, Options{Input: sampleClip, MaxFrames: benchFrames,
+	st, err := Run(context.Background(), m, Options{Input: sampleClip, MaxFrames: benchFrames,
 		Overwrite: true, Outputs: []Output{out("2x.mp4", 2), out("4x.mp4", 4)}})
 	if err != nil {
 		b.Fatal(err)
@@ -81,7 +81,7 @@ func BenchmarkRSS1000(b *testing.B) {
 	m.Overlap = 0
 	rss := map[int]float64{}
 	b.ResetTimer()
-	_, err = Run(context.Background(), context.Background(), m, Options{Input: long, Overwrite: true,
+	_, err = Run(context.Background(), m, Options{Input: long, Overwrite: true,
 		Outputs: []Output{{URL: filepath.Join(d, "2x.mp4"), Target: hitsr.Target{Scale: 2}, CRF: 18, Preset: "ultrafast"},
 			{URL: filepath.Join(d, "4x.mp4"), Target: hitsr.Target{Scale: 4}, CRF: 18, Preset: "ultrafast"}},
 		Progress: func(s Stats) {

@@ -5,6 +5,7 @@ package pipeline
 
 /*
 #cgo pkg-config: libavformat libavcodec libavutil libswscale
+#include <stdlib.h>
 #include <libavformat/avformat.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
@@ -36,6 +37,37 @@ static void hs_set_color(AVCodecContext *e, int spc, int prim, int trc, int rang
 }
 static int hs_query_codec(AVFormatContext *oc, int id) {
 	return avformat_query_codec(oc->oformat, id, FF_COMPLIANCE_NORMAL);
+}
+// hs_header_ok writes a header for one stream of codec id into memory: whether a container
+// that does not list its codecs takes this one.
+static int hs_header_ok(AVFormatContext *like, int id) {
+	AVFormatContext *oc = NULL;
+	uint8_t *buf = NULL;
+	int ok = 0;
+	if (like->oformat->flags & AVFMT_NOFILE)
+		return 1;
+	if (avformat_alloc_output_context2(&oc, like->oformat, NULL, NULL) < 0)
+		return 0;
+	AVStream *st = avformat_new_stream(oc, NULL);
+	if (st && avio_open_dyn_buf(&oc->pb) >= 0) {
+		st->codecpar->codec_type = avcodec_get_type(id);
+		st->codecpar->codec_id = id;
+		st->codecpar->width = 64;
+		st->codecpar->height = 64;
+		st->codecpar->sample_rate = 48000;
+		av_channel_layout_default(&st->codecpar->ch_layout, 2);
+		st->time_base = (AVRational){1, 25};
+		ok = avformat_write_header(oc, NULL) >= 0;
+		avio_close_dyn_buf(oc->pb, &buf);
+		av_free(buf);
+		oc->pb = NULL;
+	}
+	avformat_free_context(oc);
+	return ok;
+}
+static const char *hs_guess_format(const char *name) {
+	const AVOutputFormat *f = av_guess_format(NULL, name, NULL);
+	return f ? f->name : "";
 }
 static int hs_disposition(AVStream *s) { return s->disposition; }
 static int hs_default_video_codec(AVFormatContext *oc) { return oc->oformat->video_codec; }
@@ -167,10 +199,24 @@ func setEncoderColor(enc *astiav.CodecContext, cp *astiav.CodecParameters) {
 		C.int(cp.ColorTransferCharacteristic()), C.int(cp.ColorRange()))
 }
 
-// muxerAccepts reports whether the output container can hold codec id as is
-// (unknown counts as yes; the header write will then tell).
+// muxerAccepts reports whether the output container can hold codec id as is; for containers
+// that do not list their codecs, by writing a header into memory.
 func muxerAccepts(oc *astiav.FormatContext, id astiav.CodecID) bool {
-	return C.hs_query_codec((*C.AVFormatContext)(cptr(oc)), C.int(id)) != 0
+	c := (*C.AVFormatContext)(cptr(oc))
+	switch C.hs_query_codec(c, C.int(id)) {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	return C.hs_header_ok(c, C.int(id)) != 0
+}
+
+// guessFormat is the muxer FFmpeg picks for a file name (by its extension), or "".
+func guessFormat(name string) string {
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	return C.GoString(C.hs_guess_format(cs))
 }
 
 // nativeLayout replaces an unordered channel layout ("2 channels") by the default one for its

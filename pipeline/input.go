@@ -3,6 +3,9 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -25,8 +28,32 @@ type input struct {
 
 	sc       *scaler // decoder format → GBRPF32 at w×h, rebuilt when frames change
 	rgb      *astiav.Frame
+	frameDur int64 // one frame at fps(), in the stream's time base
 	firstPts int64
 	lastPts  int64
+	lastDur  int64
+}
+
+// defaultFPS is the frame rate of a stream that states none (FFmpeg's default for raw streams).
+var defaultFPS = astiav.NewRational(25, 1)
+
+var rePictureSize = regexp.MustCompile(`[Pp]icture size (\d+) ?x ?(\d+) is invalid`)
+
+// explain is the reason for a failed FFmpeg call: FFmpeg's last error message since mark
+// (a picture size it refuses stated against the limits), else the error code's text.
+func explain(err error, mark uint64) string {
+	msg := avErrorSince(mark)
+	if m := rePictureSize.FindStringSubmatch(msg); m != nil {
+		w, _ := strconv.Atoi(m[1])
+		h, _ := strconv.Atoi(m[2])
+		if err := imageio.CheckSize(w, h); err != nil {
+			return err.Error()
+		}
+	}
+	if msg == "" {
+		return err.Error()
+	}
+	return msg
 }
 
 func inputURL(u string) string {
@@ -49,14 +76,15 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 	}
 	in.fc = astiav.AllocFormatContext()
 	in.intr = in.fc.SetInterruptCallback()
+	mark := avMark()
 	if err := in.fc.OpenInput(inputURL(url), ifmt, nil); err != nil {
 		in.fc.Free()
 		in.fc = nil
-		return nil, errf(KindInput, "%s: cannot open: %v", url, err)
+		return nil, errf(KindInput, "%s: cannot open: %s", url, explain(err, mark))
 	}
 	if err := in.fc.FindStreamInfo(nil); err != nil {
 		in.close()
-		return nil, errf(KindInput, "%s: cannot read stream info: %v", url, err)
+		return nil, errf(KindInput, "%s: cannot read stream info: %s", url, explain(err, mark))
 	}
 	for _, st := range in.fc.Streams() {
 		if st.CodecParameters().MediaType() == astiav.MediaTypeVideo && !attachedPic(st) {
@@ -77,7 +105,8 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 	in.w, in.h = cp.Width(), cp.Height()
 	if in.w <= 0 || in.h <= 0 {
 		in.close()
-		return nil, errf(KindInput, "%s: the video size is unknown or invalid (the %s decoder rejected it)", url, codec.Name())
+		why := explain(fmt.Errorf("the %s decoder rejected it", codec.Name()), mark)
+		return nil, errf(KindInput, "%s: the video size is unknown or invalid (%s)", url, why)
 	}
 	if err := imageio.CheckSize(in.w, in.h); err != nil {
 		in.close()
@@ -92,8 +121,10 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 	in.dec.SetTimeBase(in.vst.TimeBase())
 	if err := in.dec.Open(codec, nil); err != nil {
 		in.close()
-		return nil, errf(KindInput, "%s: cannot open %s decoder: %v", url, codec.Name(), err)
+		return nil, errf(KindInput, "%s: cannot open %s decoder: %s", url, codec.Name(), explain(err, mark))
 	}
+	fps := in.fps()
+	in.frameDur = max(astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), in.timeBase()), 1)
 	in.space = int(cp.ColorSpace())
 	in.full = btoi(cp.ColorRange() == astiav.ColorRangeJpeg)
 	log.Debug("input", zap.String("url", url), zap.String("format", in.fc.InputFormat().Name()),
@@ -119,7 +150,14 @@ func (in *input) close() {
 
 func (in *input) interrupt()                { in.intr.Interrupt() }
 func (in *input) timeBase() astiav.Rational { return in.vst.TimeBase() }
-func (in *input) fps() astiav.Rational      { return in.fc.GuessFrameRate(in.vst, nil) }
+
+// fps is the stream's frame rate, or FFmpeg's guess, else defaultFPS.
+func (in *input) fps() astiav.Rational {
+	if fr := in.fc.GuessFrameRate(in.vst, nil); fr.Num() > 0 && fr.Den() > 0 {
+		return fr
+	}
+	return defaultFPS
+}
 
 func (in *input) duration() time.Duration {
 	if d := in.fc.Duration(); d > 0 {
@@ -128,15 +166,12 @@ func (in *input) duration() time.Duration {
 	return 0
 }
 
-// frameEstimate is the stream's frame count, else duration × frame rate, else 0.
+// frameEstimate is the stream's frame count, else duration × frame rate (0 when unknown).
 func (in *input) frameEstimate() int {
 	if n := in.vst.NbFrames(); n > 0 {
 		return int(n)
 	}
-	if fr := in.fps(); fr.Num() > 0 && fr.Den() > 0 {
-		return int(in.duration().Seconds()*fr.Float64() + 0.5)
-	}
-	return 0
+	return int(in.duration().Seconds()*in.fps().Float64() + 0.5)
 }
 
 // run demuxes until the end (or stop), sends decoded frames to jobs and other streams'
@@ -254,20 +289,24 @@ func (in *input) toJob(f *astiav.Frame) (*frameJob, error) {
 	}
 	img := imageio.New(in.w, in.h, 3)
 	readRGB(in.rgb, img.Pix)
-	pts := bestEffortPts(f)
-	if pts == astiav.NoPtsValue {
-		pts = in.lastPts + 1
-		if in.lastPts == astiav.NoPtsValue {
-			pts = 0
-		}
+	// Frames without a timestamp (raw streams) follow the previous one by its duration;
+	// frames without a duration last one frame at the stream's rate.
+	pts, dur := bestEffortPts(f), frameDuration(f)
+	if dur <= 0 {
+		dur = in.frameDur
 	}
-	if in.lastPts != astiav.NoPtsValue && pts <= in.lastPts {
+	switch {
+	case pts == astiav.NoPtsValue && in.lastPts == astiav.NoPtsValue:
+		pts = 0
+	case pts == astiav.NoPtsValue:
+		pts = in.lastPts + in.lastDur
+	case in.lastPts != astiav.NoPtsValue && pts <= in.lastPts:
 		in.log.Debug("non-increasing timestamp bumped", zap.Int64("pts", pts), zap.Int64("prev", in.lastPts))
 		pts = in.lastPts + 1
 	}
 	if in.firstPts == astiav.NoPtsValue {
 		in.firstPts = pts
 	}
-	in.lastPts = pts
-	return &frameJob{img: img, pts: pts, dur: frameDuration(f), first: in.firstPts}, nil
+	in.lastPts, in.lastDur = pts, dur
+	return &frameJob{img: img, pts: pts, dur: dur, first: in.firstPts}, nil
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,13 +31,12 @@ type sideStream struct {
 type output struct {
 	spec        Output
 	name        string
-	final, tmp  string // for files: the final path and the temporary one written meanwhile
+	file        *File // a local file; nil for stdout and URLs
 	oc          *astiav.FormatContext
 	ioc         *astiav.IOContext
 	enc         *astiav.CodecContext
 	vst         *astiav.Stream
 	inTB, encTB astiav.Rational
-	defaultDur  int64 // one frame in inTB, for frames without a duration
 	sc          *scaler
 	rgb, yuv    *astiav.Frame
 	pkt         *astiav.Packet
@@ -47,33 +44,12 @@ type output struct {
 	durs        map[int64]int64 // encoder pts → frame duration (libx264 leaves packet durations 0)
 	ch          chan item
 	log         *zap.Logger
-	committed   bool
 }
 
-var reScheme = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]+:`)
-
-// IsFile reports whether an input/output name is a local file (not "-" or a URL).
-func IsFile(u string) bool {
-	return u != "-" && (!reScheme.MatchString(u) || strings.HasPrefix(u, "file:"))
-}
-
-func createOutputs(in *input, o Options) ([]*output, error) {
-	var outs []*output
-	for _, spec := range o.Outputs {
-		w, err := newOutput(in, spec, o)
-		if err != nil {
-			for _, w := range outs {
-				w.close()
-			}
-			return nil, err
-		}
-		outs = append(outs, w)
-	}
-	return outs, nil
-}
-
-func newOutput(in *input, spec Output, o Options) (_ *output, err error) {
-	w := &output{spec: spec, name: spec.URL, sides: map[int]*sideStream{}, durs: map[int64]int64{},
+// newOutput opens one output: its file (planned by PlanFiles; nil for stdout and URLs),
+// encoder, streams and container header.
+func newOutput(in *input, spec Output, file *File, o Options) (_ *output, err error) {
+	w := &output{spec: spec, name: spec.URL, file: file, sides: map[int]*sideStream{}, durs: map[int64]int64{},
 		ch: make(chan item, o.Queue+8), log: o.Log.With(zap.String("output", spec.URL))}
 	defer func() {
 		if err != nil {
@@ -91,33 +67,23 @@ func newOutput(in *input, spec Output, o Options) (_ *output, err error) {
 			format = "nut"
 		}
 	}
-	if IsFile(url) {
-		path := strings.TrimPrefix(url, "file:")
-		if abs, err1 := filepath.Abs(path); err1 == nil && IsFile(in.name) {
-			if a2, err2 := filepath.Abs(in.name); err2 == nil && a2 == abs {
-				return nil, errf(KindUsage, "%s: output would overwrite the input", spec.URL)
-			}
+	if format == "" {
+		format = guessFormat(url) // from the name given, not the temporary one
+	}
+	if format == "" {
+		return nil, errf(KindUsage, "%s: cannot tell the container from the name (use a known extension, or --format)", spec.URL)
+	}
+	if astiav.FindOutputFormat(format) == nil {
+		return nil, errf(KindUsage, "%s: unknown container format %q", spec.URL, format)
+	}
+	if file != nil {
+		if _, err := file.Create(); err != nil {
+			return nil, err
 		}
-		if _, err := os.Lstat(path); err == nil && !o.Overwrite {
-			return nil, errf(KindUsage, "%s exists (use -y to overwrite)", spec.URL)
-		}
-		// Same extension: the mp4 muxer reopens the file by name to move the index (faststart).
-		ext := filepath.Ext(path)
-		stem := strings.TrimSuffix(filepath.Base(path), ext)
-		f, err := os.CreateTemp(filepath.Dir(path), "."+stem+".partial-*"+ext)
-		if err != nil {
-			return nil, errf(KindFailure, "%s: cannot write: %v", spec.URL, unwrapPath(err))
-		}
-		f.Chmod(0o644) // CreateTemp makes 0600; outputs are ordinary files
-		f.Close()
-		w.final, w.tmp = path, f.Name()
-		url = w.tmp
+		url = file.URL()
 	}
 	if w.oc, err = astiav.AllocOutputFormatContext(nil, format, url); err != nil || w.oc == nil {
-		if format != "" {
-			return nil, errf(KindUsage, "%s: unknown container format %q", spec.URL, format)
-		}
-		return nil, errf(KindUsage, "%s: cannot tell the container from the name (use a known extension, or --format)", spec.URL)
+		return nil, errf(KindUsage, "%s: unknown container format %q", spec.URL, format)
 	}
 	if err := w.openEncoder(in, ow, oh); err != nil {
 		return nil, err
@@ -132,24 +98,17 @@ func newOutput(in *input, spec Output, o Options) (_ *output, err error) {
 	}
 	opts := astiav.NewDictionary()
 	defer opts.Free()
-	if name := w.oc.OutputFormat().Name(); w.tmp != "" && (strings.Contains(name, "mp4") || name == "mov") {
+	if name := w.oc.OutputFormat().Name(); file != nil && !file.direct() && (strings.Contains(name, "mp4") || name == "mov") {
 		opts.Set("movflags", "+faststart", astiav.NewDictionaryFlags())
 	}
+	mark := avMark()
 	if err := w.oc.WriteHeader(opts); err != nil {
-		return nil, errf(KindFailure, "%s: cannot write the header: %v", spec.URL, err)
+		return nil, errf(KindFailure, "%s: cannot write the header: %s", spec.URL, explain(err, mark))
 	}
 	w.pkt = astiav.AllocPacket()
 	w.log.Debug("output", zap.String("container", w.oc.OutputFormat().Name()),
 		zap.String("codec", w.enc.String()), zap.Int("width", ow), zap.Int("height", oh))
 	return w, nil
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // openEncoder sets up the video encoder and its stream.
@@ -161,7 +120,7 @@ func (w *output) openEncoder(in *input, ow, oh int) error {
 		if codec = astiav.FindEncoderByName(spec.Codec); codec == nil || codec.ID() == astiav.CodecIDNone {
 			return errf(KindUsage, "%s: unknown video encoder %q", spec.URL, spec.Codec)
 		}
-	case muxerAccepts(w.oc, astiav.CodecIDH264) && astiav.FindEncoderByName("libx264") != nil:
+	case astiav.FindEncoderByName("libx264") != nil && muxerAccepts(w.oc, astiav.CodecIDH264):
 		codec = astiav.FindEncoderByName("libx264")
 	default:
 		codec = astiav.FindEncoder(defaultVideoCodec(w.oc))
@@ -180,60 +139,80 @@ func (w *output) openEncoder(in *input, ow, oh int) error {
 		return errf(KindUsage, "%s: %dx%d does not fit %s (needs sizes divisible by %d×%d); use an even WxH or --pix-fmt yuv444p",
 			spec.URL, ow, oh, pf.Name(), 1<<cw, 1<<ch)
 	}
-	w.enc = astiav.AllocCodecContext(codec)
-	w.enc.SetWidth(ow)
-	w.enc.SetHeight(oh)
-	w.enc.SetPixelFormat(pf)
-	w.enc.SetSampleAspectRatio(outputSAR(in, ow, oh))
 	fps := in.fps()
-	if fps.Num() > 0 && fps.Den() > 0 {
-		w.enc.SetFramerate(fps)
-	}
 	cp := in.vst.CodecParameters()
-	setEncoderColor(w.enc, cp)
-	if w.oc.OutputFormat().Flags().Has(astiav.IOFormatFlagGlobalheader) {
-		w.enc.SetFlags(w.enc.Flags().Add(astiav.CodecContextFlagGlobalHeader))
-	}
-	if spec.Bitrate > 0 {
-		w.enc.SetBitRate(spec.Bitrate)
-	}
 	w.inTB = in.timeBase()
-	w.defaultDur = 1
-	if fps.Num() > 0 && fps.Den() > 0 {
-		w.defaultDur = max(astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), w.inTB), 1)
+	// open opens a fresh encoder with time base tb and options opts (a failed open leaves a
+	// context that cannot be reused); what the encoder printed on failure explains it.
+	open := func(tb astiav.Rational, opts map[string]string) (why string, err error) {
+		if w.enc != nil {
+			w.enc.Free()
+		}
+		w.enc = astiav.AllocCodecContext(codec)
+		w.enc.SetWidth(ow)
+		w.enc.SetHeight(oh)
+		w.enc.SetPixelFormat(pf)
+		w.enc.SetSampleAspectRatio(outputSAR(in, ow, oh))
+		w.enc.SetFramerate(fps)
+		setEncoderColor(w.enc, cp)
+		if w.oc.OutputFormat().Flags().Has(astiav.IOFormatFlagGlobalheader) {
+			w.enc.SetFlags(w.enc.Flags().Add(astiav.CodecContextFlagGlobalHeader))
+		}
+		if spec.Bitrate > 0 {
+			w.enc.SetBitRate(spec.Bitrate)
+		}
+		w.enc.SetTimeBase(tb)
+		d := astiav.NewDictionary()
+		defer d.Free()
+		for k, v := range opts {
+			d.Set(k, v, astiav.NewDictionaryFlags())
+		}
+		mark := avMark()
+		printed, err := quietStderr(func() error { return w.enc.Open(codec, d) })
+		if err != nil {
+			why = explain(err, mark)
+			if printed != "" { // the library's own words are the most specific
+				lines := strings.Split(printed, "\n")
+				why = strings.TrimSpace(lines[len(lines)-1])
+			}
+			return why, err
+		}
+		if printed != "" {
+			w.log.Debug("encoder output", zap.String("text", printed))
+		}
+		if left := dictKeys(d); len(left) > 0 {
+			w.log.Warn("encoder ignored options", zap.String("codec", codec.Name()), zap.Strings("options", left))
+		}
+		return "", nil
 	}
 	// Keep the input's time base so timestamps (VFR included) pass through unchanged; fall
 	// back to 1/fps for encoders that refuse it (e.g. MPEG-4 part 2 above 65535).
-	tbs := []astiav.Rational{w.inTB}
-	if fps.Num() > 0 && fps.Den() > 0 {
-		tbs = append(tbs, astiav.NewRational(fps.Den(), fps.Num()))
-	}
-	for i, tb := range tbs {
-		w.enc.SetTimeBase(tb)
-		opts := encoderOptions(spec)
-		err = w.enc.Open(codec, opts)
-		left := dictKeys(opts)
-		opts.Free()
-		if err == nil {
-			if len(left) > 0 {
-				w.log.Warn("encoder ignored options", zap.String("codec", codec.Name()), zap.Strings("options", left))
+	opts := encoderOptions(spec)
+	w.encTB = w.inTB
+	why, err := open(w.encTB, opts)
+	if err != nil {
+		if _, plain := open(w.encTB, nil); plain == nil { // an option is wrong: name it
+			for _, k := range slices.Sorted(maps.Keys(opts)) {
+				if why, err := open(w.encTB, map[string]string{k: opts[k]}); err != nil {
+					return errf(KindUsage, "%s: %s does not take %s %q: %s", spec.URL, codec.Name(), k, opts[k], why)
+				}
 			}
-			w.encTB = tb
-			break
+		} else if tb := astiav.NewRational(fps.Den(), fps.Num()); tb != w.inTB {
+			if _, retry := open(tb, opts); retry == nil {
+				w.encTB, err = tb, nil
+			}
 		}
-		if i == len(tbs)-1 {
-			return errf(KindUsage, "%s: cannot open encoder %s (%s %dx%d): %v", spec.URL, codec.Name(), pf.Name(), ow, oh, err)
-		}
+	}
+	if err != nil {
+		return errf(KindUsage, "%s: cannot open encoder %s (%s %dx%d): %s", spec.URL, codec.Name(), pf.Name(), ow, oh, why)
 	}
 	w.vst = w.oc.NewStream(nil)
 	if err := w.vst.CodecParameters().FromCodecContext(w.enc); err != nil {
 		return errf(KindFailure, "%s: %v", spec.URL, err)
 	}
 	w.vst.SetTimeBase(w.encTB)
-	if fps.Num() > 0 {
-		w.vst.SetAvgFrameRate(in.vst.AvgFrameRate())
-		w.vst.SetRFrameRate(in.vst.RFrameRate())
-	}
+	w.vst.SetAvgFrameRate(in.vst.AvgFrameRate())
+	w.vst.SetRFrameRate(in.vst.RFrameRate())
 	copyStreamInfo(w.vst, in.vst)
 	if m := in.vst.SideData(astiav.PacketSideDataTypeDisplaymatrix); len(m) > 0 {
 		if err := w.vst.AddSideData(astiav.PacketSideDataTypeDisplaymatrix, m); err != nil {
@@ -252,15 +231,16 @@ func (w *output) openEncoder(in *input, ow, oh int) error {
 	return nil
 }
 
-func encoderOptions(spec Output) *astiav.Dictionary {
-	d := astiav.NewDictionary()
+// encoderOptions are the encoder's private options from the output's settings.
+func encoderOptions(spec Output) map[string]string {
+	opts := map[string]string{}
 	if spec.Bitrate <= 0 && spec.CRF >= 0 {
-		d.Set("crf", strconv.Itoa(spec.CRF), astiav.NewDictionaryFlags())
+		opts["crf"] = strconv.Itoa(spec.CRF)
 	}
 	if spec.Preset != "" {
-		d.Set("preset", spec.Preset, astiav.NewDictionaryFlags())
+		opts["preset"] = spec.Preset
 	}
-	return d
+	return opts
 }
 
 func dictKeys(d *astiav.Dictionary) []string {
@@ -435,11 +415,7 @@ func (w *output) encode(j *frameJob) error {
 		return err
 	}
 	pts := astiav.RescaleQ(j.pts, w.inTB, w.encTB)
-	dur := j.dur
-	if dur <= 0 {
-		dur = w.defaultDur
-	}
-	w.durs[pts] = max(astiav.RescaleQ(dur, w.inTB, w.encTB), 1)
+	w.durs[pts] = max(astiav.RescaleQ(j.dur, w.inTB, w.encTB), 1)
 	w.yuv.SetPts(pts)
 	if err := w.enc.SendFrame(w.yuv); err != nil {
 		return fmt.Errorf("encoding: %w", err)
@@ -484,19 +460,6 @@ func (w *output) writeSide(it item) error {
 	return nil
 }
 
-// commit renames a finished file output to its final name.
-func (w *output) commit() error {
-	if w.tmp == "" {
-		w.committed = true
-		return nil
-	}
-	if err := os.Rename(w.tmp, w.final); err != nil {
-		return errf(KindFailure, "%s: %v", w.name, unwrapPath(err))
-	}
-	w.committed = true
-	return nil
-}
-
 // close frees everything and removes an uncommitted temporary file.
 func (w *output) close() {
 	for _, s := range w.sides {
@@ -522,7 +485,7 @@ func (w *output) close() {
 	if w.oc != nil {
 		w.oc.Free()
 	}
-	if w.tmp != "" && !w.committed {
-		os.Remove(w.tmp)
+	if w.file != nil {
+		w.file.Discard()
 	}
 }

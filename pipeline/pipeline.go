@@ -84,7 +84,8 @@ func errf(k Kind, format string, args ...any) error {
 // frames processed until then and were finalised.
 var ErrInterrupted = errors.New("interrupted")
 
-func init() { astiav.SetLogLevel(astiav.LogLevelQuiet) }
+// ErrAborted is returned after Abort: partial outputs were removed.
+var ErrAborted = errors.New("aborted: partial outputs removed")
 
 // frameJob is one frame on its way through the model and the encoders.
 type frameJob struct {
@@ -92,38 +93,115 @@ type frameJob struct {
 	pts, dur, first int64 // input stream time base; first = the stream's first pts
 }
 
-// Run processes the whole input. Cancelling stop finishes gracefully (stop reading, drain,
-// finalise outputs, return ErrInterrupted); cancelling abort stops at once and removes partial
-// outputs. Both may be the same context's derivatives; abort wins.
-func Run(stop, abort context.Context, up Upscaler, o Options) (Stats, error) {
+// Pipeline is one run: New, Open, Run, Close; Abort from anywhere.
+type Pipeline struct {
+	o       Options
+	in      *input
+	outs    []*output
+	aborted context.Context
+	abort   context.CancelCauseFunc
+	mu      sync.Mutex
+	files   []*File // every output file, as soon as planned (for Abort)
+}
+
+// New prepares a run of o; nothing is opened yet.
+func New(o Options) *Pipeline {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
 	if o.Queue <= 0 {
 		o.Queue = 4
 	}
+	p := &Pipeline{o: o}
+	p.aborted, p.abort = context.WithCancelCause(context.Background())
+	return p
+}
+
+// Open checks the outputs' files against the input and each other (PlanFiles) before reading
+// anything, then opens the input and every output (encoder and container header): bad input
+// and bad output settings are reported here, before any work.
+func (p *Pipeline) Open() error {
+	o := p.o
 	if len(o.Outputs) == 0 {
-		return Stats{}, errf(KindUsage, "no outputs")
+		return errf(KindUsage, "no outputs")
 	}
-	in, err := openInput(o.Input, o.InputFormat, o.Log)
+	names := make([]string, len(o.Outputs))
+	for i, out := range o.Outputs {
+		names[i] = out.URL
+	}
+	files, err := PlanFiles(o.Input, names, o.Overwrite)
 	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.files = files
+	p.mu.Unlock()
+	if p.aborted.Err() != nil {
+		return ErrAborted
+	}
+	if p.in, err = openInput(o.Input, o.InputFormat, o.Log); err != nil {
+		return err
+	}
+	for i, spec := range o.Outputs {
+		w, err := newOutput(p.in, spec, files[i], o)
+		if err != nil {
+			return err
+		}
+		p.outs = append(p.outs, w)
+	}
+	return nil
+}
+
+// Abort stops the run at once and removes its partial outputs (outputs already finalised
+// stay); Run then returns ErrAborted. It may be called from any goroutine at any time, and
+// returns once the partial files are gone.
+func (p *Pipeline) Abort() {
+	p.abort(ErrAborted)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.files {
+		if f != nil {
+			f.Discard()
+		}
+	}
+}
+
+// Close frees everything and removes partial outputs.
+func (p *Pipeline) Close() {
+	for _, w := range p.outs {
+		w.close()
+	}
+	if p.in != nil {
+		p.in.close()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.files {
+		if f != nil {
+			f.Discard()
+		}
+	}
+}
+
+// Run opens and processes a whole input (New, Open, Pipeline.Run, Close).
+func Run(stop context.Context, up Upscaler, o Options) (Stats, error) {
+	p := New(o)
+	defer p.Close()
+	if err := p.Open(); err != nil {
 		return Stats{}, err
 	}
-	defer in.close()
+	return p.Run(stop, up)
+}
+
+// Run processes the input. Cancelling stop finishes gracefully: reading stops, the frame in
+// the model and those already upscaled are encoded, the outputs are finalised and Run returns
+// ErrInterrupted; frames still queued for the model are dropped.
+func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
+	o, in, outs := p.o, p.in, p.outs
 	targets := make([]hitsr.Target, len(o.Outputs))
 	for i, out := range o.Outputs {
 		targets[i] = out.Target
 	}
-	outs, err := createOutputs(in, o)
-	if err != nil {
-		return Stats{}, err
-	}
-	defer func() {
-		for _, w := range outs {
-			w.close()
-		}
-	}()
-
 	names := make([]string, len(outs))
 	for i, w := range outs {
 		names[i] = fmt.Sprintf("%s (%dx%d %s)", w.name, w.enc.Width(), w.enc.Height(), w.enc.PixelFormat().Name())
@@ -131,7 +209,7 @@ func Run(stop, abort context.Context, up Upscaler, o Options) (Stats, error) {
 	o.Log.Info("upscaling", zap.String("input", in.name), zap.String("size", fmt.Sprintf("%dx%d", in.w, in.h)),
 		zap.Float64("fps", in.fps().Float64()), zap.Strings("outputs", names))
 
-	abortCtx, fail := context.WithCancelCause(abort)
+	abortCtx, fail := context.WithCancelCause(p.aborted)
 	defer fail(nil)
 	go func() { // interrupt blocking input reads on stop/abort
 		select {
@@ -158,6 +236,9 @@ func Run(stop, abort context.Context, up Upscaler, o Options) (Stats, error) {
 	go func() { // model
 		defer producers.Done()
 		for j := range jobs {
+			if stop.Err() != nil {
+				continue // drop what is queued; the decoder stops too
+			}
 			res, err := up.UpscaleTo(j.img, targets...)
 			if err != nil {
 				fail(errf(KindFailure, "model: %v", err))
@@ -193,17 +274,19 @@ func Run(stop, abort context.Context, up Upscaler, o Options) (Stats, error) {
 
 	stats := st.snapshot(in.timeBase())
 	if err := context.Cause(abortCtx); err != nil {
-		if errors.Is(err, context.Canceled) {
-			err = errf(KindFailure, "aborted")
-		}
 		return stats, err
+	}
+	if stats.Done == 0 && stop.Err() != nil {
+		return stats, ErrInterrupted // nothing to keep: Close removes the outputs
 	}
 	if stats.Decoded == 0 {
 		return stats, errf(KindInput, "%s: no video frame could be decoded", in.name)
 	}
 	for _, w := range outs {
-		if err := w.commit(); err != nil {
-			return stats, err
+		if w.file != nil {
+			if err := w.file.Commit(); err != nil {
+				return stats, err
+			}
 		}
 	}
 	if stop.Err() != nil {

@@ -37,7 +37,7 @@ func (b *bicubic) UpscaleTo(img *imageio.Image, targets ...hitsr.Target) ([]*ima
 
 func run(t *testing.T, o Options) Stats {
 	t.Helper()
-	st, err := Run(context.Background(), context.Background(), &bicubic{}, o)
+	st, err := Run(context.Background(), &bicubic{}, o)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -150,7 +150,7 @@ func TestExistingOutputKept(t *testing.T) {
 	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=0.4", "-c:v", "ffv1", src)
 	out := filepath.Join(dir, "2x.mkv")
 	os.WriteFile(out, []byte("keep"), 0o644)
-	_, err := Run(context.Background(), context.Background(), &bicubic{}, Options{Input: src, Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
+	_, err := Run(context.Background(), &bicubic{}, Options{Input: src, Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
 	if err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Fatalf("err = %v, want exists", err)
 	}
@@ -183,7 +183,7 @@ func TestRealtimeDrops(t *testing.T) {
 	src := filepath.Join(dir, "in.mkv")
 	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=50:duration=2", "-c:v", "ffv1", src)
 	out := filepath.Join(dir, "2x.mkv")
-	st, err := Run(context.Background(), context.Background(), &slow{}, Options{Input: src, Realtime: true, Queue: 2,
+	st, err := Run(context.Background(), &slow{}, Options{Input: src, Realtime: true, Queue: 2,
 		Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,46 +15,131 @@ import (
 	"github.com/hitsr/hitsr/hitsr"
 )
 
+// command is a bit set of the subcommands a setting applies to.
+type command uint8
+
+const (
+	cmdUpscale command = 1 << iota // hitsr-video INPUT --out …
+	cmdEval                        // hitsr-video eval DIR
+	cmdAll = cmdUpscale | cmdEval
+)
+
+// setting is one row of the flag table. Its name is the flag (--name), the config-file key and,
+// upper-cased with "-" as "_", the environment variable (HITSR_PIX_FMT).
+type setting struct {
+	name, short string
+	arg         string // value placeholder in the usage; "" for a switch
+	def         any    // default: string, int, bool or []string (a repeatable flag)
+	help        string
+	cmds        command
+	notInFile   bool     // flag and environment only
+	choices     []string // allowed values of a string
+	min, max    int      // allowed range of an int (max 0: no upper bound)
+	field       func(*settings) any
+}
+
+// table is every setting of every command: it drives pflag, the config keys, the HITSR_*
+// variables, the usage text and the checks. Adding a setting is adding a row (and its field).
+var table = []setting{
+	{name: "out", short: "o", arg: "SPEC", def: []string(nil), cmds: cmdUpscale, notInFile: true,
+		help: `outputs (required unless the config file lists "outputs")`,
+		field: func(s *settings) any { return &s.outArgs }},
+	{name: "codec", arg: "NAME", def: "", cmds: cmdUpscale,
+		help:  "video encoder (default libx264 where the container takes H.264)",
+		field: func(s *settings) any { return &s.codec }},
+	{name: "crf", arg: "N", def: 18, min: -1, max: 63, cmds: cmdUpscale,
+		help:  "constant-rate factor; -1: the encoder's default (x264 takes 0..51)",
+		field: func(s *settings) any { return &s.crf }},
+	{name: "bitrate", arg: "R", def: "", cmds: cmdUpscale,
+		help:  "target bitrate instead of CRF (e.g. 8M, 800k)",
+		field: func(s *settings) any { return &s.bitrateArg }},
+	{name: "preset", arg: "P", def: "medium", cmds: cmdUpscale, help: "encoder preset",
+		field: func(s *settings) any { return &s.preset }},
+	{name: "pix-fmt", arg: "F", def: "", cmds: cmdUpscale, help: "output pixel format (default yuv420p)",
+		field: func(s *settings) any { return &s.pixFmt }},
+	{name: "format", arg: "F", def: "", cmds: cmdUpscale,
+		help:  `output container for "-" and URLs (default: from the name; nut for "-")`,
+		field: func(s *settings) any { return &s.format }},
+	{name: "input-format", short: "f", arg: "F", def: "", cmds: cmdUpscale, help: "input container (default: probed)",
+		field: func(s *settings) any { return &s.inputFormat }},
+	{name: "realtime", def: false, cmds: cmdUpscale,
+		help:  "drop frames when the model falls behind (live input) instead of queueing",
+		field: func(s *settings) any { return &s.realtime }},
+	{name: "queue", arg: "N", def: 4, min: 1, max: 256, cmds: cmdUpscale, help: "frames buffered between stages",
+		field: func(s *settings) any { return &s.queue }},
+	{name: "frames", arg: "N", def: 0, min: 0, cmds: cmdUpscale, help: "stop after N frames (0: all)",
+		field: func(s *settings) any { return &s.frames }},
+	{name: "yes", short: "y", def: false, cmds: cmdUpscale, help: "overwrite existing outputs",
+		field: func(s *settings) any { return &s.overwrite }},
+	{name: "progress", arg: "M", def: "auto", choices: []string{"auto", "always", "never"}, cmds: cmdUpscale,
+		help:  "progress bar (fps, ×realtime, ETA) on a terminal",
+		field: func(s *settings) any { return &s.progress }},
+	{name: "scales", arg: "LIST", def: "2,4", cmds: cmdEval, help: "scales to evaluate",
+		field: func(s *settings) any { return &s.scales }},
+	{name: "csv", arg: "FILE", def: "", cmds: cmdEval, help: "write every score as CSV",
+		field: func(s *settings) any { return &s.csv }},
+	{name: "chart", arg: "FILE", def: "", cmds: cmdEval, help: "write a PNG chart of the means",
+		field: func(s *settings) any { return &s.chart }},
+	{name: "device", arg: "D", def: "auto", cmds: cmdAll,
+		help:  "auto (a Vulkan GPU, else the CPU), cpu, vulkan or vulkan:N",
+		field: func(s *settings) any { return &s.device }},
+	{name: "model", arg: "PATH", def: "", cmds: cmdAll,
+		help:  "weights file (default: the model built into the binary)",
+		field: func(s *settings) any { return &s.model }},
+	{name: "batch", arg: "N", def: 32, min: 1, cmds: cmdAll, help: "tiles per model call",
+		field: func(s *settings) any { return &s.batch }},
+	{name: "config", arg: "FILE", def: "", cmds: cmdAll, notInFile: true,
+		help:  "YAML config; without it, the first of ./hitsr.yaml, $XDG_CONFIG_HOME/hitsr/config.yaml, /etc/hitsr/config.yaml",
+		field: func(s *settings) any { return &s.cfgFile }},
+	{name: "log-level", arg: "L", def: "info", choices: []string{"debug", "info", "warn", "error"}, cmds: cmdAll,
+		help:  "logs on stderr: human-readable on a terminal, JSON lines otherwise",
+		field: func(s *settings) any { return &s.logLevel }},
+	{name: "help", short: "h", def: false, cmds: cmdAll, notInFile: true, help: "this text",
+		field: func(s *settings) any { return &s.help }},
+}
+
+// outputsKey is the config file's structured list of outputs (the file's form of --out).
+const outputsKey = "outputs"
+
 // settings is the merged configuration: flags > HITSR_* environment > config file > defaults.
 type settings struct {
 	common
-	outs                        []outSpec
-	codec, preset, pixFmt       string
-	format, inputFormat         string
-	crf                         int
-	bitrate                     int64
-	realtime, overwrite         bool
-	queue, frames               int
-	logLevel, progress, cfgFile string
+	outArgs                                   []string
+	outs                                      []outSpec
+	codec, preset, pixFmt, bitrateArg         string
+	format, inputFormat                       string
+	crf, queue, frames                        int
+	bitrate                                   int64
+	realtime, overwrite, help                 bool
+	logLevel, progress, cfgFile               string
+	scales, csv, chart                        string
 }
 
-// configKeys are the settings a config file may hold (besides "outputs").
-var configKeys = []string{"device", "model", "batch", "codec", "crf", "bitrate", "preset", "pix-fmt",
-	"format", "input-format", "realtime", "queue", "frames", "log-level", "progress", "yes"}
+func envName(name string) string {
+	return "HITSR_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
 
-func newFlagSet() *pflag.FlagSet {
+func newFlagSet(cmd command) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("hitsr-video", pflag.ContinueOnError)
 	fs.SetOutput(nilWriter{})
 	fs.SetInterspersed(true)
-	fs.StringArrayP("out", "o", nil, "")
-	fs.String("config", "", "")
-	fs.String("device", "auto", "")
-	fs.String("model", "", "")
-	fs.Int("batch", 32, "")
-	fs.String("codec", "", "")
-	fs.Int("crf", 18, "")
-	fs.String("bitrate", "", "")
-	fs.String("preset", "medium", "")
-	fs.String("pix-fmt", "", "")
-	fs.String("format", "", "")
-	fs.StringP("input-format", "f", "", "")
-	fs.Bool("realtime", false, "")
-	fs.Int("queue", 4, "")
-	fs.Int("frames", 0, "")
-	fs.String("log-level", "info", "")
-	fs.String("progress", "auto", "")
-	fs.BoolP("yes", "y", false, "")
-	fs.BoolP("help", "h", false, "")
+	for _, e := range table {
+		if e.cmds&cmd == 0 {
+			continue
+		}
+		switch d := e.def.(type) {
+		case string:
+			fs.StringP(e.name, e.short, d, e.help)
+		case int:
+			fs.IntP(e.name, e.short, d, e.help)
+		case bool:
+			fs.BoolP(e.name, e.short, d, e.help)
+		case []string:
+			fs.StringArrayP(e.name, e.short, d, e.help)
+		default:
+			panic("flag table: unsupported default type for " + e.name)
+		}
+	}
 	return fs
 }
 
@@ -70,9 +156,9 @@ func configSearchPath() []string {
 	return append(paths, "/etc/hitsr/config.yaml")
 }
 
-// loadSettings parses args (flags anywhere) and merges environment and config file.
-func loadSettings(args []string) (*settings, []string, error) {
-	fs := newFlagSet()
+// loadSettings parses cmd's args (flags anywhere) and merges the environment and config file.
+func loadSettings(cmd command, args []string) (*settings, []string, error) {
+	fs := newFlagSet(cmd)
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, fail(exitUsage, "%v", err)
 	}
@@ -95,9 +181,8 @@ func loadSettings(args []string) (*settings, []string, error) {
 			}
 		}
 	}
-	var cfgOuts any
+	cfg := viper.New()
 	if s.cfgFile != "" {
-		cfg := viper.New()
 		cfg.SetConfigFile(s.cfgFile)
 		if filepath.Ext(s.cfgFile) == "" {
 			cfg.SetConfigType("yaml")
@@ -106,83 +191,144 @@ func loadSettings(args []string) (*settings, []string, error) {
 			return nil, nil, fail(exitUsage, "config %s: %v", s.cfgFile, oneLine(err))
 		}
 		for _, k := range cfg.AllKeys() {
-			if top, _, _ := strings.Cut(k, "."); !contains(configKeys, top) && top != "outputs" {
+			top, _, _ := strings.Cut(k, ".")
+			if i := slices.IndexFunc(table, func(e setting) bool { return e.name == top }); (i < 0 || table[i].notInFile) && top != outputsKey {
 				return nil, nil, fail(exitUsage, "config %s: unknown setting %q", s.cfgFile, k)
 			}
 		}
 		if err := v.MergeConfigMap(cfg.AllSettings()); err != nil {
 			return nil, nil, fail(exitUsage, "config %s: %v", s.cfgFile, err)
 		}
-		cfgOuts = cfg.Get("outputs")
 	}
-	var err error
-	str := func(k string) string {
-		x, e := cast.ToStringE(v.Get(k))
-		if e != nil && err == nil {
-			err = fail(exitUsage, "%s: want a string, got %v", k, v.Get(k))
+	// source names where a setting's value came from, for error messages.
+	source := func(name string) string {
+		if fs.Changed(name) {
+			return "--" + name
 		}
-		return x
-	}
-	integer := func(k string) int {
-		x, e := cast.ToIntE(v.Get(k))
-		if e != nil && err == nil {
-			err = fail(exitUsage, "%s: want an integer, got %q", k, fmt.Sprint(v.Get(k)))
+		if _, ok := os.LookupEnv(envName(name)); ok {
+			return envName(name)
 		}
-		return x
-	}
-	boolean := func(k string) bool {
-		x, e := cast.ToBoolE(v.Get(k))
-		if e != nil && err == nil {
-			err = fail(exitUsage, "%s: want true or false, got %q", k, fmt.Sprint(v.Get(k)))
+		if cfg.IsSet(name) {
+			return fmt.Sprintf("config %s: %s", s.cfgFile, name)
 		}
-		return x
+		return "--" + name
 	}
-	s.device, s.model, s.batch = str("device"), str("model"), integer("batch")
-	s.codec, s.preset, s.pixFmt = str("codec"), str("preset"), str("pix-fmt")
-	s.format, s.inputFormat = str("format"), str("input-format")
-	s.crf, s.queue, s.frames = integer("crf"), integer("queue"), integer("frames")
-	s.realtime, s.overwrite = boolean("realtime"), boolean("yes")
-	s.logLevel, s.progress = str("log-level"), str("progress")
-	bitrate := str("bitrate")
-	if err != nil {
-		return nil, nil, err
-	}
-	if s.bitrate, err = parseBitrate(bitrate); err != nil {
-		return nil, nil, fail(exitUsage, "--bitrate: %v", err)
-	}
-	if s.crf < -1 || s.crf > 63 {
-		return nil, nil, fail(exitUsage, "--crf %d out of range (0..51 for x264; -1 = encoder default)", s.crf)
-	}
-	if s.queue < 1 || s.queue > 256 {
-		return nil, nil, fail(exitUsage, "--queue %d out of range (1..256)", s.queue)
-	}
-	if s.frames < 0 {
-		return nil, nil, fail(exitUsage, "--frames %d: want ≥ 0", s.frames)
-	}
-	if !contains([]string{"auto", "always", "never"}, s.progress) {
-		return nil, nil, fail(exitUsage, "--progress %q: want auto, always or never", s.progress)
-	}
-	if flagOuts, _ := fs.GetStringArray("out"); len(flagOuts) > 0 || cfgOuts == nil {
-		if s.outs, err = parseOuts(flagOuts); err != nil {
-			return nil, nil, &exitError{exitUsage, err}
+	for _, e := range table {
+		if e.cmds&cmd == 0 {
+			continue
 		}
-	} else if s.outs, err = configOuts(cfgOuts); err != nil {
-		return nil, nil, fail(exitUsage, "config %s: %v", s.cfgFile, err)
+		raw := v.Get(e.name)
+		var err error
+		switch p := e.field(s).(type) {
+		case *string:
+			*p, err = cast.ToStringE(raw)
+			if err == nil && e.choices != nil && !slices.Contains(e.choices, *p) {
+				return nil, nil, fail(exitUsage, "%s %q: want %s", source(e.name), *p, strings.Join(e.choices, ", "))
+			}
+		case *int:
+			if *p, err = cast.ToIntE(raw); err == nil && (*p < e.min || e.max != 0 && *p > e.max) {
+				limit := fmt.Sprintf("≥ %d", e.min)
+				if e.max != 0 {
+					limit = fmt.Sprintf("%d..%d", e.min, e.max)
+				}
+				return nil, nil, fail(exitUsage, "%s %d: out of range (%s)", source(e.name), *p, limit)
+			}
+		case *bool:
+			*p, err = cast.ToBoolE(raw)
+		case *[]string:
+			switch str, ok := raw.(string); {
+			case fs.Changed(e.name): // as given (viper would re-split it as CSV)
+				*p, _ = fs.GetStringArray(e.name)
+			case ok: // HITSR_OUT=2x.mp4,4x.mp4
+				*p = []string{str}
+			default:
+				*p, err = cast.ToStringSliceE(raw)
+			}
+		}
+		if err != nil {
+			return nil, nil, fail(exitUsage, "%s: want %s, got %q", source(e.name), kindOf(e.def), fmt.Sprint(raw))
+		}
+	}
+	if cmd == cmdUpscale {
+		var err error
+		if s.bitrate, err = parseBitrate(s.bitrateArg); err != nil {
+			return nil, nil, fail(exitUsage, "%s: %v", source("bitrate"), err)
+		}
+		if cfgOuts := cfg.Get(outputsKey); len(s.outArgs) > 0 || cfgOuts == nil {
+			if s.outs, err = parseOuts(s.outArgs); err != nil {
+				return nil, nil, &exitError{exitUsage, err}
+			}
+		} else if s.outs, err = configOuts(cfgOuts); err != nil {
+			return nil, nil, fail(exitUsage, "config %s: %v", s.cfgFile, err)
+		}
 	}
 	return s, fs.Args(), nil
+}
+
+func kindOf(def any) string {
+	switch def.(type) {
+	case int:
+		return "an integer"
+	case bool:
+		return "true or false"
+	case []string:
+		return "a list"
+	}
+	return "a string"
+}
+
+// flagUsage lists cmd's flags, one per line, from the table.
+func flagUsage(cmd command) string {
+	var b strings.Builder
+	for _, e := range table {
+		if e.cmds&cmd == 0 {
+			continue
+		}
+		left := "    "
+		if e.short != "" {
+			left = "-" + e.short + ", "
+		}
+		left += "--" + e.name
+		if e.arg != "" {
+			left += " " + e.arg
+		}
+		var notes []string
+		if e.choices != nil {
+			notes = append(notes, strings.Join(e.choices, "|"))
+		}
+		if d := fmt.Sprint(e.def); d != "" && d != "0" && d != "false" && d != "[]" {
+			notes = append(notes, "default "+d)
+		}
+		help := e.help
+		if notes != nil {
+			help += " (" + strings.Join(notes, ", ") + ")"
+		}
+		// Word-wrap the help to the right of the flag column.
+		const col, width = 27, 100
+		line := fmt.Sprintf("  %-*s", col-3, left)
+		for _, word := range strings.Fields(help) {
+			if len(line) >= col && len(line)+1+len(word) > width {
+				b.WriteString(line + "\n")
+				line = strings.Repeat(" ", col-1)
+			}
+			line += " " + word
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }
 
 // configOuts reads the config file's "outputs" list: {path, scale | size, per-output keys}.
 func configOuts(raw any) ([]outSpec, error) {
 	list, ok := raw.([]any)
 	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("outputs: want a list of {path, scale or size, ...}")
+		return nil, fmt.Errorf("%s: want a list of {path, scale or size, ...}", outputsKey)
 	}
 	var outs []outSpec
 	for i, item := range list {
 		m, err := cast.ToStringMapStringE(item)
 		if err != nil {
-			return nil, fmt.Errorf("outputs[%d]: want a map", i)
+			return nil, fmt.Errorf("%s[%d]: want a map", outputsKey, i)
 		}
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -191,7 +337,7 @@ func configOuts(raw any) ([]outSpec, error) {
 		sort.Strings(keys)
 		o := outSpec{path: m["path"], opts: map[string]string{}}
 		if o.path == "" {
-			return nil, fmt.Errorf("outputs[%d]: no path", i)
+			return nil, fmt.Errorf("%s[%d]: no path", outputsKey, i)
 		}
 		for _, k := range keys {
 			switch val := m[k]; {
@@ -206,13 +352,13 @@ func configOuts(raw any) ([]outSpec, error) {
 				err = fmt.Errorf("unknown key %q", k)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("outputs[%d] (%s): %v", i, o.path, err)
+				return nil, fmt.Errorf("%s[%d] (%s): %v", outputsKey, i, o.path, err)
 			}
 		}
 		if o.target == (hitsr.Target{}) {
 			t, err := parseTarget(o.path)
 			if err != nil {
-				return nil, fmt.Errorf("outputs[%d] (%s): %v", i, o.path, err)
+				return nil, fmt.Errorf("%s[%d] (%s): %v", outputsKey, i, o.path, err)
 			}
 			o.target = t.target
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/hitsr/hitsr/imageio"
 	"github.com/hitsr/hitsr/metrics"
@@ -40,17 +41,8 @@ func modcrop(img *imageio.Image, s int) *imageio.Image {
 	return out
 }
 
-func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("hitsr-video eval", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	scalesFlag := fs.String("scales", "2,4", "")
-	csvPath := fs.String("csv", "", "")
-	chartPath := fs.String("chart", "", "")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+func runEval(s *settings, pos []string, stdout, stderr io.Writer, _ *zap.Logger) error {
+	c, scalesFlag, csvPath, chartPath := s.common, &s.scales, &s.csv, &s.chart
 	if len(pos) != 1 {
 		return fail(exitUsage, "eval wants one directory (got %d)", len(pos))
 	}

@@ -8,16 +8,19 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/imageio"
 	"github.com/hitsr/hitsr/models"
+	"github.com/hitsr/hitsr/pipeline"
 )
 
 // Exit codes.
@@ -30,9 +33,11 @@ const (
 	exitInterrupted = 130 // stopped by SIGINT/SIGTERM; outputs finalised with the frames done
 )
 
-const usage = `usage:
+// usage is the --help text; the flag lists come from the table (config.go).
+func usage() string {
+	return fmt.Sprintf(`usage:
   hitsr-video INPUT --out SPEC[,SPEC...] [flags]
-  hitsr-video eval DIR [--scales 2,4] [--csv out.csv] [--chart out.png] [--device D] [--model PATH]
+  hitsr-video eval DIR [eval flags]
 
 INPUT is a video file, "-" (stdin) or an FFmpeg URL (udp://, srt://, rtmp://, http://...), or a
 PNG/JPEG image. Each output SPEC (repeat --out or separate with commas) is one of
@@ -40,12 +45,14 @@ PNG/JPEG image. Each output SPEC (repeat --out or separate with commas) is one o
   3:name.mkv          scale S:name (name may be "-" for stdout, or a URL)
   1920x1080:hd.mp4    exact size WxH:name (display aspect kept through the sample aspect ratio)
 followed optionally by per-output settings: 4x.mkv#codec=libx265:crf=22:preset=slow
-(keys: codec, crf, bitrate, preset, pix-fmt, format).
+(keys: %s).
 Native model scales (1, 2, 4) come from one model pass per frame; other sizes are resampled
 (Lanczos-3) from the nearest larger native scale. Audio and subtitles are copied (audio
 re-encoded to AAC when the container cannot hold it); metadata, rotation, frame rate and every
 frame timestamp (variable frame rate included) are kept. Output files are written under a
-temporary name in the same directory and renamed when complete.
+temporary name next to the final one and renamed when complete; existing character devices and
+FIFOs are written in place. An output that is the input (or another output, or a directory) is
+refused, whatever the path that names it.
 Limits: %d px per side and %d Mpx per frame (input and output).
 
 examples:
@@ -56,44 +63,29 @@ examples:
   hitsr-video photo.png --out 2x.png,4x.jpg
 
 flags:
-  -o, --out SPEC             outputs (required unless the config file lists "outputs")
-      --codec NAME           video encoder (default libx264 where the container takes H.264)
-      --crf N                constant-rate factor (default 18; -1 = encoder default)
-      --bitrate R            target bitrate instead of CRF (e.g. 8M, 800k)
-      --preset P             encoder preset (default medium)
-      --pix-fmt F            output pixel format (default yuv420p)
-      --format F             output container for "-" and URLs (default: from the name; nut for "-")
-  -f, --input-format F       input container (default: probed)
-      --realtime             drop frames when the model falls behind (live input) instead of queueing
-      --queue N              frames buffered between stages (default 4)
-      --frames N             stop after N frames (default 0: all)
-      --device D             auto|cpu|vulkan|vulkan:N (default auto: a Vulkan GPU, else the CPU)
-      --model PATH           weights file (default: the model built into the binary)
-      --batch N              tiles per model call (default 32)
-      --config FILE          YAML config (default: first of ./hitsr.yaml,
-                             $XDG_CONFIG_HOME/hitsr/config.yaml, /etc/hitsr/config.yaml)
-      --log-level L          debug|info|warn|error (default info); logs go to stderr,
-                             human-readable on a terminal, JSON lines otherwise
-      --progress M           auto|always|never: progress bar (fps, ×realtime, ETA) on a terminal
-  -y, --yes                  overwrite existing outputs
-Every flag can also be set in the config file (same names, plus an "outputs" list of
-{path, scale|size, codec, crf, bitrate, preset, pix-fmt, format}) or as HITSR_<NAME> in the
-environment (HITSR_CRF=20, HITSR_PIX_FMT=yuv444p); flags win over the environment, which wins
-over the file.
+%s
+Every setting can also be given in the config file, with the flag's name as the key, or as
+HITSR_<NAME> in the environment (HITSR_CRF=20, HITSR_PIX_FMT=yuv444p); flags win over the
+environment, which wins over the file. The file's form of --out is an %q list of
+{path, scale|size, %s}.
 
 Signals: the first SIGINT/SIGTERM stops reading, finishes the frames in flight and finalises the
 outputs (valid, shorter files under their final names; exit 130); a second one aborts at once
-and removes the partial outputs.
+(exit 130) and removes the partial outputs.
 
 eval: for every PNG/JPEG in DIR, modcrop to the scale, LR = antialiased bicubic, and report
 PSNR-Y/SSIM-Y (BT.601, scale pixels shaved) of hitsr, bicubic and Lanczos-3.
 
+eval flags:
+%s
 exit codes: 0 success, 1 compute/device/encode/write failure, 2 usage error (flags, --out,
 config), 3 bad input (unreadable, corrupt, no video, unsupported, too large), 4 missing or
 mismatched model file, 130 interrupted (outputs finalised).
-`
+`, strings.Join(perOutputKeys, ", "), imageio.MaxSide, imageio.MaxPixels>>20, flagUsage(cmdUpscale),
+		outputsKey, strings.Join(perOutputKeys, ", "), flagUsage(cmdEval))
+}
 
-var errHelp = flag.ErrHelp
+var errHelp = pflag.ErrHelp
 
 type exitError struct {
 	code int
@@ -111,59 +103,48 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is the whole command; it returns the exit code.
+// run is the whole command; it returns the exit code. Everything on stderr, the final error
+// included, is one logger's lines (JSON unless stderr is a terminal).
 func run(args []string, stdout, stderr io.Writer) int {
-	var err error
+	cmd, runCmd := cmdUpscale, runUpscale
 	if len(args) > 0 && args[0] == "eval" {
-		err = runEval(args[1:], stdout, stderr)
-	} else {
-		err = runUpscale(args, stdout, stderr)
+		cmd, runCmd, args = cmdEval, runEval, args[1:]
+	}
+	s, pos, err := loadSettings(cmd, args)
+	level := "info"
+	if err == nil {
+		level = s.logLevel
+	}
+	log := newLogger(stderr, level)
+	if err == nil {
+		err = runCmd(s, pos, stdout, stderr, log)
 	}
 	if err == nil {
 		return exitOK
 	}
 	if errors.Is(err, errHelp) {
-		fmt.Fprintf(stdout, usage, imageio.MaxSide, imageio.MaxPixels>>20)
+		fmt.Fprint(stdout, usage())
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "hitsr-video: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	code := exitFailure
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		code = ee.code
 	}
-	return exitFailure
+	logExit(log, err, code)
+	return code
 }
 
-// common holds the flags shared by both modes.
+// logExit writes the final error line.
+func logExit(log *zap.Logger, err error, code int) {
+	log.Error(strings.ReplaceAll(err.Error(), "\n", "; "), zap.Int("exit", code))
+	log.Sync()
+}
+
+// common holds the settings shared by both commands.
 type common struct {
 	device, model string
 	batch         int
-}
-
-func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.device, "device", "auto", "")
-	fs.StringVar(&c.model, "model", "", "")
-	fs.IntVar(&c.batch, "batch", 32, "")
-}
-
-// parse parses flags interspersed with positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, errHelp) {
-				return nil, err
-			}
-			return nil, fail(exitUsage, "%v", err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 // defaultModel is the model built into the binary (package models), used without --model:
@@ -178,9 +159,6 @@ func (c *common) load() (*hitsr.Model, string, error) {
 	} else if _, err := os.Stat(path); err != nil {
 		return nil, "", fail(exitModel, "model file: %v", err)
 	}
-	if c.batch < 1 {
-		return nil, "", fail(exitUsage, "--batch must be ≥ 1")
-	}
 	m, err := hitsr.LoadBytes(path, buf, c.device)
 	switch {
 	case errors.Is(err, hitsr.ErrDevice):
@@ -192,37 +170,34 @@ func (c *common) load() (*hitsr.Model, string, error) {
 	return m, m.Notice, nil
 }
 
-func runUpscale(args []string, stdout, stderr io.Writer) error {
-	s, pos, err := loadSettings(args)
-	if err != nil {
-		return err
-	}
+func runUpscale(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Logger) error {
 	if len(pos) != 1 {
 		return fail(exitUsage, "want exactly one input (got %d); see --help", len(pos))
 	}
 	input := pos[0]
 	switch strings.ToLower(filepath.Ext(input)) {
 	case ".png", ".jpg", ".jpeg":
-		return upscaleImage(input, s, stdout, stderr)
+		return upscaleImage(input, s, stdout, log)
 	}
 	for _, o := range s.outs {
 		if imageio.Format(o.path) != "" {
 			return fail(exitUsage, "%s: image output for a video input (use a video container such as .mp4 or .mkv)", o.path)
 		}
 	}
-	return upscaleVideo(input, s, stderr)
+	return upscaleVideo(input, s, stderr, log)
 }
 
-func upscaleImage(input string, s *settings, stdout, stderr io.Writer) error {
-	for _, o := range s.outs {
+func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) error {
+	paths := make([]string, len(s.outs))
+	for i, o := range s.outs {
 		if imageio.Format(o.path) == "" {
 			return fail(exitUsage, "--out %q: unknown format (use .png, .jpg or .jpeg)", o.path)
 		}
-		if !s.overwrite {
-			if _, err := os.Lstat(o.path); err == nil {
-				return fail(exitUsage, "%s exists (use -y to overwrite)", o.path)
-			}
-		}
+		paths[i] = o.path
+	}
+	files, err := pipeline.PlanFiles(input, paths, s.overwrite)
+	if err != nil {
+		return pipelineError(err)
 	}
 	img, err := imageio.Read(input)
 	if err != nil {
@@ -241,15 +216,27 @@ func upscaleImage(input string, s *settings, stdout, stderr io.Writer) error {
 	}
 	defer m.Close()
 	if notice != "" {
-		fmt.Fprintln(stderr, "hitsr-video:", notice)
+		log.Info(notice)
 	}
 	res, err := m.UpscaleTo(img, targets...)
 	if err != nil {
 		return fail(exitFailure, "%s: %v", input, err)
 	}
+	for _, f := range files {
+		defer f.Discard() // an output not committed is removed
+	}
 	for i, o := range s.outs {
-		if err := imageio.WriteAtomic(o.path, res[i], s.overwrite); err != nil {
-			return fail(exitFailure, "%v", err)
+		h, err := files[i].Create()
+		if err == nil {
+			if err = imageio.Encode(h, res[i], imageio.Format(o.path)); err != nil {
+				err = fail(exitFailure, "%s: %v", o.path, err)
+			}
+		}
+		if err == nil {
+			err = files[i].Commit()
+		}
+		if err != nil {
+			return pipelineError(err)
 		}
 		fmt.Fprintf(stdout, "%s: %d×%d\n", o.path, res[i].W, res[i].H)
 	}

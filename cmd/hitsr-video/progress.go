@@ -23,12 +23,10 @@ func isTTY(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// newLogger logs to w: human-readable on a terminal, JSON lines otherwise.
-func newLogger(w io.Writer, level string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, fail(exitUsage, "--log-level %q: want debug, info, warn or error", level)
-	}
+// newLogger logs to w at level (checked by the flag table): human-readable on a terminal,
+// JSON lines otherwise.
+func newLogger(w io.Writer, level string) *zap.Logger {
+	lvl, _ := zapcore.ParseLevel(level)
 	ec := zap.NewProductionEncoderConfig()
 	ec.EncodeTime = zapcore.ISO8601TimeEncoder
 	ec.EncodeDuration = zapcore.StringDurationEncoder
@@ -40,7 +38,7 @@ func newLogger(w io.Writer, level string) (*zap.Logger, error) {
 	} else {
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl))
 }
 
 // progress draws a one-line bar on a terminal, or logs a line every interval otherwise.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -47,43 +48,62 @@ func videoOutputs(s *settings) ([]pipeline.Output, error) {
 	return outs, nil
 }
 
-// signalContexts: the first SIGINT/SIGTERM cancels stop (finish gracefully), the second abort.
-func signalContexts(log *zap.Logger) (stop, abort context.Context, release func()) {
-	stop, cancelStop := context.WithCancel(context.Background())
-	abort, cancelAbort := context.WithCancel(context.Background())
+// onSignals: the first SIGINT/SIGTERM cancels stop (finish gracefully); the second aborts
+// (abort removes the partial outputs) and exits at once.
+func onSignals(log *zap.Logger, abort func()) (stop context.Context, release func()) {
+	stop, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		n := 0
-		for sig := range ch {
-			if n++; n == 1 {
-				log.Warn("stopping: finishing the frames in flight and closing the outputs (signal again to abort)",
-					zap.String("signal", sig.String()))
-				cancelStop()
-				continue
-			}
-			log.Warn("aborting: partial outputs are removed", zap.String("signal", sig.String()))
-			cancelAbort()
+		sig, ok := <-ch
+		if !ok {
+			return
+		}
+		log.Warn("stopping: finishing the frames in flight and closing the outputs (signal again to abort)",
+			zap.String("signal", sig.String()))
+		cancel()
+		if _, ok := <-ch; ok {
+			abort()
+			logExit(log, pipeline.ErrAborted, exitInterrupted)
+			os.Exit(exitInterrupted)
 		}
 	}()
-	return stop, abort, func() {
+	return stop, func() {
 		signal.Stop(ch)
 		close(ch)
-		cancelStop()
-		cancelAbort()
+		cancel()
 	}
 }
 
-func upscaleVideo(input string, s *settings, stderr io.Writer) error {
+// exitCodes maps pipeline error kinds to exit codes.
+var exitCodes = map[pipeline.Kind]int{pipeline.KindFailure: exitFailure, pipeline.KindUsage: exitUsage, pipeline.KindInput: exitInput}
+
+// pipelineError gives a pipeline error its exit code.
+func pipelineError(err error) error {
+	var pe *pipeline.Error
+	switch {
+	case errors.Is(err, pipeline.ErrInterrupted), errors.Is(err, pipeline.ErrAborted):
+		return &exitError{exitInterrupted, err}
+	case errors.As(err, &pe):
+		return &exitError{exitCodes[pe.Kind], pe}
+	}
+	return err
+}
+
+func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) error {
 	outs, err := videoOutputs(s)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, s.logLevel)
-	if err != nil {
-		return err
+	bar := newProgress(stderr, log, s.progress)
+	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, Outputs: outs, Overwrite: s.overwrite,
+		Realtime: s.realtime, Queue: s.queue, MaxFrames: s.frames, Log: log, Progress: bar.update})
+	defer p.Close()
+	stop, release := onSignals(log, p.Abort)
+	defer release()
+	if err := p.Open(); err != nil { // every input and output problem, before the model loads
+		return pipelineError(err)
 	}
-	defer log.Sync()
 	m, notice, err := s.load()
 	if err != nil {
 		return err
@@ -93,30 +113,16 @@ func upscaleVideo(input string, s *settings, stderr io.Writer) error {
 		log.Info(notice)
 	}
 	m.ReuseTiles = true // static tiles of consecutive frames skip the model
-	stop, abort, release := signalContexts(log)
-	defer release()
-	bar := newProgress(stderr, log, s.progress)
 	start := time.Now()
-	st, err := pipeline.Run(stop, abort, m, pipeline.Options{
-		Input: input, InputFormat: s.inputFormat, Outputs: outs, Overwrite: s.overwrite,
-		Realtime: s.realtime, Queue: s.queue, MaxFrames: s.frames, Log: log, Progress: bar.update,
-	})
+	st, err := p.Run(stop, m)
 	bar.finish()
-	fps := float64(st.Done) / max(time.Since(start).Seconds(), 1e-9)
-	var pe *pipeline.Error
-	switch {
-	case errors.Is(err, pipeline.ErrInterrupted):
-		log.Warn("interrupted: outputs hold the frames done so far", zap.Int("frames", st.Done))
-		return &exitError{exitInterrupted, err}
-	case errors.As(err, &pe):
-		code := map[pipeline.Kind]int{pipeline.KindUsage: exitUsage, pipeline.KindInput: exitInput}[pe.Kind]
-		if code == 0 {
-			code = exitFailure
-		}
-		return &exitError{code, pe}
-	case err != nil:
-		return err
+	if errors.Is(err, pipeline.ErrInterrupted) {
+		err = fmt.Errorf("%w: the outputs hold the %d frames done", err, st.Done)
 	}
+	if err != nil {
+		return pipelineError(err)
+	}
+	fps := float64(st.Done) / max(time.Since(start).Seconds(), 1e-9)
 	log.Info("done", zap.Int("frames", st.Done), zap.Int("dropped", st.Dropped),
 		zap.Duration("elapsed", time.Since(start).Round(time.Millisecond)), zap.Float64("fps", round2(fps)),
 		zap.Int("tiles_run", m.TilesRun), zap.Int("tiles_reused", m.TilesReused))

@@ -250,46 +250,99 @@ outputs:
 	}
 }
 
-// SIGINT once: the outputs are finalised with the frames done (exit 130); twice: nothing is left.
+// startCLI starts the binary and waits for its "upscaling" line; the rest of stderr is
+// collected into the returned channel when the process ends.
+func startCLI(t *testing.T, bin string, args ...string) (*exec.Cmd, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var lines []string
+	for sc.Scan() && !strings.Contains(sc.Text(), "upscaling") {
+		lines = append(lines, sc.Text())
+	}
+	rest := make(chan string, 1)
+	go func() {
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		rest <- strings.Join(lines, "\n")
+	}()
+	return cmd, rest
+}
+
+// SIGINT once: the outputs are finalised with the frames done, soon (exit 130). Twice, while
+// an output is stuck (a FIFO nobody reads): exit 130 within 2 s, no partial file left.
 func TestSignals(t *testing.T) {
 	fftest.Need(t, "ffmpeg", "ffprobe", "go")
 	bin := buildCLI(t)
 	d := t.TempDir()
 	long := filepath.Join(d, "long.mkv")
 	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24:duration=60", "-c:v", "libx264", "-preset", "ultrafast", long)
-	for _, signals := range []int{1, 2} {
-		out := filepath.Join(d, strconv.Itoa(signals)+"_2x.mkv")
-		cmd := exec.Command(bin, long, "--out", "2:"+out, "--model", tiny, "--device", "cpu", "--preset", "ultrafast", "--progress", "never")
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() && !strings.Contains(sc.Text(), "upscaling") {
-		}
-		time.Sleep(1500 * time.Millisecond)
-		for i := 0; i < signals; i++ {
-			cmd.Process.Signal(syscall.SIGINT)
-			time.Sleep(100 * time.Millisecond)
-		}
-		for sc.Scan() {
-		}
-		err := cmd.Wait()
-		code := cmd.ProcessState.ExitCode()
-		_, statErr := os.Stat(out)
-		if signals == 1 {
-			if code != exitInterrupted || statErr != nil {
-				t.Fatalf("one SIGINT: exit %d (%v), output: %v", code, err, statErr)
-			}
-			if n := len(fftest.FramePts(t, out)); n == 0 || n >= 1440 {
-				t.Fatalf("one SIGINT: %d frames in the finalised output", n)
-			}
-		} else if code == 0 || statErr == nil {
-			t.Fatalf("two SIGINTs: exit %d, output exists: %v", code, statErr == nil)
-		}
+	flags := []string{"--model", tiny, "--device", "cpu", "--preset", "ultrafast", "--progress", "never"}
+
+	out := filepath.Join(d, "2x.mkv")
+	cmd, stderr := startCLI(t, bin, append([]string{long, "--out", "2:" + out}, flags...)...)
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	t0 := time.Now()
+	cmd.Wait()
+	finalise := time.Since(t0)
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("one SIGINT: exit %d, want %d\n%s", code, exitInterrupted, <-stderr)
+	}
+	if n := len(fftest.FramePts(t, out)); n == 0 || n >= 1440 {
+		t.Fatalf("one SIGINT: %d frames in the finalised output", n)
+	}
+	t.Logf("one SIGINT: finalised and exited %v after the signal", finalise.Round(time.Millisecond))
+	if finalise > 5*time.Second {
+		t.Fatalf("one SIGINT: took %v to finalise", finalise)
+	}
+
+	fifo, part := filepath.Join(d, "stuck.nut"), filepath.Join(d, "4x.mkv")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0) // opened, never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	// one raw 640x480 frame overfills the FIFO's buffer
+	cmd, stderr = startCLI(t, bin, append([]string{long, "--out", "640x480:" + fifo + "#codec=rawvideo", "--out", "4:" + part}, flags...)...)
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	t0 = time.Now()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("two SIGINTs: still running 2 s after the second\n%s", <-stderr)
+	}
+	t.Logf("two SIGINTs: exited %v after the second", time.Since(t0).Round(time.Millisecond))
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("two SIGINTs: exit %d, want %d", code, exitInterrupted)
+	}
+	if _, err := os.Stat(part); err == nil {
+		t.Fatalf("two SIGINTs: the partial output was finalised\n%s", <-stderr)
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the FIFO output was replaced: %v", fi.Mode())
 	}
 	if left, _ := filepath.Glob(filepath.Join(d, ".*partial*")); len(left) > 0 {
 		t.Fatalf("partial files left: %v", left)
+	}
+	lines := strings.Split(strings.TrimSpace(<-stderr), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, `"level":"error"`) || !strings.Contains(last, "aborted") {
+		t.Fatalf("last stderr line %q: want the abort as a JSON error", last)
 	}
 }
 
