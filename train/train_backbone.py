@@ -1,6 +1,6 @@
 """Train the fidelity backbone (docs/model.md §8) on the literature protocol. Resumable, spans sessions.
 
-  OMP_NUM_THREADS=1 /usr/bin/python3 train/train_backbone.py --run train/runs/bb --steps 60000
+  OMP_NUM_THREADS=1 /usr/bin/python3 train/train_backbone.py --run train/runs/bb --steps 22000 --l2-from 19000
 Re-running resumes from <run>/ckpt.pt, else from the committed snapshot (--snapshot: EMA + model
 weights, fresh optimiser moments). The learning rate is a cosine over --steps; --max-minutes stops
 early with a checkpoint, so a long schedule runs as several sessions.
@@ -91,7 +91,8 @@ def main():
     ap.add_argument("--px2", type=int, default=32, help="LR crop side for ×2 pairs")
     ap.add_argument("--px4", type=int, default=24, help="LR crop side for ×4 pairs")
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--loss", default="l1", choices=["l1", "l2"])
+    ap.add_argument("--l2-from", type=int, default=0, help="switch from L1 to L2 (PSNR's loss) at this step")
+    ap.add_argument("--until", type=int, default=0, help="stop at this step (the schedule stays --steps long)")
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--ch", type=int, default=48)
     ap.add_argument("--blocks", type=int, default=8)
@@ -124,9 +125,10 @@ def main():
     log = Logger(os.path.join(a.run, "log.jsonl"))
     print(f"threads={nth} params={sum(p.numel() for p in net.parameters())} cfg={cfg.to_json()} "
           f"exported MAC/LR px={cfg.macs_per_lr_pixel()}", flush=True)
-    lossf = F.l1_loss if a.loss == "l1" else F.mse_loss
     t0, step0 = time.time(), step
-    while step < a.steps:
+    end = min(a.steps, a.until or a.steps)
+    while step < end:
+        lossf = F.mse_loss if a.l2_from and step >= a.l2_from else F.l1_loss
         lr = a.lr * min(1.0, (step + 1) / 500) * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -148,7 +150,7 @@ def main():
             log.log(**rec)
             if step % 200 == 0:
                 print(rec, flush=True)
-        done = step == a.steps or (a.max_minutes and time.time() - t0 > a.max_minutes * 60)
+        done = step == end or (a.max_minutes and time.time() - t0 > a.max_minutes * 60)
         if step % a.ckpt_every == 0 or done:
             save_atomic(dict(model=net.state_dict(), opt=opt.state_dict(), ema=ema.shadow, step=step,
                              sampler=sampler.rng.bit_generator.state, torch_rng=torch.get_rng_state(),
