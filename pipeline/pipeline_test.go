@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -194,4 +195,56 @@ func TestRealtimeDrops(t *testing.T) {
 	if n := len(fftest.FramePts(t, out)); n != st.Done {
 		t.Fatalf("output has %d frames, %d were done", n, st.Done)
 	}
+}
+
+// Raw elementary streams carry no timestamps: frames follow each other at the stream's (or
+// the demuxer's guessed) frame rate, with FFmpeg's default of 25 fps when it states none, so
+// the outputs have the timestamps and duration of ffmpeg's own transcode of the same file. The
+// H.264 case is also read as piped input with its format named (as "-f h264" on stdin).
+func TestRawStreams(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe")
+	d := t.TempDir()
+	for _, c := range []struct {
+		name, rate string
+		enc        []string
+	}{
+		{"in.h264", "10", []string{"-c:v", "libx264", "-preset", "ultrafast"}},
+		{"in.hevc", "12", []string{"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"}},
+		{"in.m4v", "15", []string{"-c:v", "mpeg4"}},
+		{"in.mjpeg", "7", []string{"-c:v", "mjpeg"}}, // the stream states no rate: 25 fps
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			raw := filepath.Join(d, c.name)
+			fftest.FFmpeg(t, append([]string{"-f", "lavfi", "-i", "testsrc2=size=32x24:rate=" + c.rate + ":duration=0.6"}, append(c.enc, raw)...)...)
+			ref := filepath.Join(d, c.name+".ref.mp4")
+			fftest.FFmpeg(t, "-i", raw, "-c:v", "libx264", "-preset", "ultrafast", ref)
+			want := fftest.FramePts(t, ref)
+			out := filepath.Join(d, c.name+".2x.mp4")
+			run(t, Options{Input: raw, Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
+			fftest.SamePts(t, out, fftest.FramePts(t, out), want)
+			if got, ref := fftest.Probe(t, out).Format.Duration, fftest.Probe(t, ref).Format.Duration; got != ref {
+				t.Fatalf("duration %s s, ffmpeg's transcode %s s", got, ref)
+			}
+			if len(want) < 4 || want[1]-want[0] < 0.03 {
+				t.Fatalf("reference timestamps %v: not a usable test clip", want)
+			}
+		})
+	}
+	t.Run("piped h264", func(t *testing.T) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		go func() {
+			f, _ := os.Open(filepath.Join(d, "in.h264"))
+			io.Copy(w, f)
+			f.Close()
+			w.Close()
+		}()
+		out := filepath.Join(d, "piped.2x.mkv")
+		run(t, Options{Input: "pipe:" + strconv.Itoa(int(r.Fd())), InputFormat: "h264",
+			Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
+		fftest.SamePts(t, out, fftest.FramePts(t, out), fftest.FramePts(t, filepath.Join(d, "in.h264.ref.mp4")))
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hitsr/hitsr/imageio"
@@ -225,5 +226,92 @@ func TestEvalSmall(t *testing.T) {
 	}
 	if _, err := imageio.Read(chart); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Never the input, whatever names it, even with -y: the output itself, a symbolic link to it, a
+// path through a symbolically linked directory, a hard link; two names of one output are
+// refused too. Image and video mode alike; the input is untouched.
+func TestOutputIsInput(t *testing.T) {
+	d := t.TempDir()
+	img := filepath.Join(d, "2x.png")
+	writePNG(t, img, 8, 8, false)
+	vid := filepath.Join(d, "2x.mp4")
+	if b, err := os.ReadFile(sample); err == nil {
+		os.WriteFile(vid, b, 0o644)
+	}
+	os.Symlink(d, filepath.Join(d, "dirlink"))
+	for _, in := range []string{img, vid} {
+		ext := filepath.Ext(in)
+		os.Symlink(in, filepath.Join(d, "link"+ext))
+		os.Link(in, filepath.Join(d, "hard"+ext))
+		before, _ := os.ReadFile(in)
+		for _, c := range []struct{ out, msg string }{
+			{in, "is the input"},
+			{"2:" + filepath.Join(d, "link"+ext), "is the input"},
+			{"2:" + filepath.Join(d, "dirlink", filepath.Base(in)), "is the input"},
+			{"2:" + filepath.Join(d, "hard"+ext), "is the input"},
+			{"2:" + filepath.Join(d, "new"+ext) + ",2:" + filepath.Join(d, "dirlink", "new"+ext), "same file"},
+		} {
+			code, _, stderr := runCLI(in, "--out", c.out, "-y", "--model", tiny, "--device", "cpu", "--progress", "never")
+			if code != exitUsage || !strings.Contains(stderr, c.msg) {
+				t.Errorf("%s --out %s -y: exit %d %q, want %d and %q", in, c.out, code, stderr, exitUsage, c.msg)
+			}
+			if after, _ := os.ReadFile(in); !bytes.Equal(before, after) {
+				t.Fatalf("%s: input modified by --out %s", in, c.out)
+			}
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(d, ".*")); len(left) > 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+}
+
+// Image outputs: a character device is written in place (not replaced by a file), a directory
+// is refused, and a 249-byte file name works.
+func TestImageSpecialOutputs(t *testing.T) {
+	d := t.TempDir()
+	in := filepath.Join(d, "in.png")
+	writePNG(t, in, 8, 6, false)
+	null := "/dev/null"
+	if os.Getuid() == 0 { // a copy, so a regression cannot replace the system's
+		null = filepath.Join(d, "null")
+		if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := filepath.Join(d, "2x"+strings.Repeat("b", 243)+".png")
+	dir := filepath.Join(d, "dir.png")
+	os.Mkdir(dir, 0o755)
+	for _, c := range []struct {
+		out  string
+		code int
+		msg  string
+	}{
+		{"2:" + dir, exitUsage, "is a directory"},
+		{long, 0, ""},
+	} {
+		code, _, stderr := runCLI(in, "--out", c.out, "--model", tiny, "--device", "cpu")
+		if code != c.code || !strings.Contains(stderr, c.msg) {
+			t.Errorf("--out %s: exit %d %q, want %d and %q", c.out, code, stderr, c.code, c.msg)
+		}
+	}
+	// the device: "2:" + null has no image extension, so name it through a .png symlink
+	link := filepath.Join(d, "dev.png")
+	os.Symlink(null, link)
+	if code, _, stderr := runCLI(in, "--out", "2:"+link, "--model", tiny, "--device", "cpu"); code != 0 {
+		t.Fatalf("--out a device: exit %d %s", code, stderr)
+	}
+	if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("the device was replaced: %v", fi.Mode())
+	}
+	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the symbolic link was replaced")
+	}
+	if img, err := imageio.Read(long); err != nil || img.W != 16 {
+		t.Fatalf("long name: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(d, ".*")); len(left) > 0 {
+		t.Fatalf("temporary files left: %v", left)
 	}
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,8 +31,10 @@ func videoCLI(args ...string) (int, string, string) {
 	return runCLI(append(args, "--model", tiny, "--device", "cpu", "--progress", "never")...)
 }
 
-// The bad-input corpus: each case is one line on stderr, the documented exit code, no panic,
-// and nothing under (or next to) the output name.
+// The bad-input corpus: each case is one line on stderr (a JSON error, as the logs are JSON
+// off a terminal) with the documented exit code, no panic, and nothing under (or next to) the
+// output name. Output settings are checked before the model loads (a missing model is not
+// what those cases report).
 func TestBadInputs(t *testing.T) {
 	fftest.Need(t, "ffmpeg")
 	d := t.TempDir()
@@ -37,6 +42,9 @@ func TestBadInputs(t *testing.T) {
 	existing := filepath.Join(d, "exists", "2x.mp4")
 	os.MkdirAll(filepath.Dir(existing), 0o755)
 	os.WriteFile(existing, []byte("keep"), 0o644)
+	noModel := filepath.Join(t.TempDir(), "none.safetensors")
+	huge := filepath.Join(t.TempDir(), "huge.y4m") // a header claiming 99999×99999
+	os.WriteFile(huge, []byte("YUV4MPEG2 W99999 H99999 F25:1 Ip A1:1 C420jpeg\nFRAME\nabc"), 0o644)
 	for _, c := range []struct {
 		name string
 		args []string
@@ -67,6 +75,12 @@ func TestBadInputs(t *testing.T) {
 		{"missing config", []string{sample, "--out", out, "--config", filepath.Join(d, "none.yaml")}, exitUsage, "config"},
 		{"existing output", []string{sample, "--out", existing}, exitUsage, "exists"},
 		{"missing model", []string{sample, "--out", out, "--model", filepath.Join(d, "none.safetensors")}, exitModel, "model"},
+		{"y4m over the size limit", []string{huge, "--out", out}, exitInput, "exceeds the limit"},
+		{"bad preset", []string{sample, "--out", out + "#preset=bogus", "--model", noModel}, exitUsage, "libx264 does not take preset"},
+		{"codec the container cannot hold", []string{sample, "--out", filepath.Join(d, "2x.gif"), "--codec", "libx264", "--model", noModel},
+			exitUsage, "container gif cannot hold libx264"},
+		{"output is a directory", []string{sample, "--out", "2:" + filepath.Dir(existing), "-y"}, exitUsage, "is a directory"},
+		{"queue out of range", []string{sample, "--out", out, "--queue", "0"}, exitUsage, "--queue 0: out of range"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args
@@ -79,6 +93,13 @@ func TestBadInputs(t *testing.T) {
 			}
 			if lines := strings.Count(strings.TrimSpace(stderr), "\n") + 1; lines != 1 || stdout != "" {
 				t.Fatalf("want one stderr line and no stdout, got %q / %q", stderr, stdout)
+			}
+			var line struct {
+				Level string
+				Exit  int
+			}
+			if err := json.Unmarshal([]byte(stderr), &line); err != nil || line.Level != "error" || line.Exit != c.code {
+				t.Fatalf("stderr %q: want a JSON error line with exit %d (%v)", stderr, c.code, err)
 			}
 			if n := listDir(t, d); len(n) != 1 || n[0] != "exists" {
 				t.Fatalf("files left in the output directory: %v", n)
@@ -189,14 +210,53 @@ func TestSampleMatchesStills(t *testing.T) {
 	}
 }
 
-// buildCLI builds the binary for tests that need a real process (pipes, signals).
+var cli struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cli.dir != "" {
+		os.RemoveAll(cli.dir)
+	}
+	os.Exit(code)
+}
+
+// buildCLI builds the binary (once) for tests that need a real process (pipes, signals).
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hitsr-video")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	cli.once.Do(func() {
+		if cli.dir, cli.err = os.MkdirTemp("", "hitsr-video-test"); cli.err != nil {
+			return
+		}
+		cli.path = filepath.Join(cli.dir, "hitsr-video")
+		if out, err := exec.Command("go", "build", "-o", cli.path, ".").CombinedOutput(); err != nil {
+			cli.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if cli.err != nil {
+		t.Fatal(cli.err)
 	}
-	return bin
+	return cli.path
+}
+
+// What libraries print straight to stderr (x264 on a bad preset) is not let through: the
+// process's real stderr holds one JSON error line.
+func TestOneLineOnStderr(t *testing.T) {
+	fftest.Need(t, "go")
+	bin := buildCLI(t)
+	d := t.TempDir()
+	cmd := exec.Command(bin, sample, "--out", filepath.Join(d, "2x.mp4")+"#preset=bogus", "--model", tiny, "--device", "cpu")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.Run()
+	got := strings.TrimSpace(stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != exitUsage || strings.Count(got, "\n") != 0 || !json.Valid([]byte(got)) ||
+		!strings.Contains(got, "preset") {
+		t.Fatalf("exit %d, stderr %q: want exit %d and one JSON line naming the preset", code, got, exitUsage)
+	}
 }
 
 // ffmpeg … -f nut - | hitsr-video - --out 2:- | ffprobe -
