@@ -26,7 +26,9 @@ type buf struct {
 	u []uint8
 }
 
-func (*Backend) Name() string      { return fmt.Sprintf("cpu (%d threads, OpenBLAS)", runtime.NumCPU()) }
+func (*Backend) Name() string {
+	return fmt.Sprintf("cpu (%d threads, OpenBLAS %s)", runtime.NumCPU(), CoreName())
+}
 func (*Backend) SupportsF16() bool { return false }
 func (*Backend) Close() error      { return nil }
 

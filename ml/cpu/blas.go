@@ -13,37 +13,27 @@ import (
 // items), which avoids OpenBLAS's per-call thread wake-up and sync on the many small GEMMs.
 func init() { C.openblas_set_num_threads(1) }
 
+// CoreName is the OpenBLAS kernel set in use (detected, or forced by OPENBLAS_CORETYPE).
+func CoreName() string { return C.GoString(C.openblas_get_corename()) }
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C on row-major matrices through OpenBLAS:
 // op(A) is m×k, op(B) is k×n, with leading dimensions lda, ldb, ldc. Large products are split
-// into row (or column) blocks of C, one per core.
+// into row (or column) blocks of C, one per core, so an element's rounding depends on m and n
+// (the ops split work at fixed, batch-independent blocks instead).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	blocks(m, n, k, 0, func(r0, r1, c0, c1 int) {
+	blocks(m, n, k, func(r0, r1, c0, c1 int) {
 		sgemm1(transA, transB, r1-r0, c1-c0, k, alpha, offset(a, transA, r0, lda), lda, offset(b, !transB, c0, ldb), ldb, beta, c[r0*ldc+c0:], ldc)
 	})
 }
 
-// gemm is C = op(A)·op(B) + bias, the bias (length n, or nil) broadcast over the rows of C and
-// written by each block just before its GEMM; blocks of ≤ 256K floats keep that part of C in
-// cache.
-func gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32) {
-	blocks(m, n, k, max(64, (1<<18)/n), func(r0, r1, c0, c1 int) {
-		cb := c[r0*ldc+c0:]
-		beta := fillRows(cb, r1-r0, c1-c0, ldc, bias[min(c0, len(bias)):])
-		sgemm1(transA, transB, r1-r0, c1-c0, k, 1, offset(a, transA, r0, lda), lda, offset(b, !transB, c0, ldb), ldb, beta, cb, ldc)
-	})
-}
-
-// fillRows sets rows×w of c (row stride ldc; rows 0 means all of c) to the first w of bias and
-// returns the GEMM beta that keeps it: 1, or 0 for no bias.
-func fillRows(c []float32, rows, w, ldc int, bias []float32) float32 {
+// fillRows sets every row of c (rows of len(bias)) to bias and returns the GEMM beta that
+// keeps it: 1, or 0 for no bias.
+func fillRows(c, bias []float32) float32 {
 	if len(bias) == 0 {
 		return 0
 	}
-	if rows == 0 {
-		rows = len(c) / ldc
-	}
-	for r := 0; r < rows; r++ {
-		copy(c[r*ldc:r*ldc+w], bias[:w])
+	for r := 0; r < len(c); r += len(bias) {
+		copy(c[r:], bias)
 	}
 	return 1
 }
@@ -57,19 +47,13 @@ func offset(x []float32, trans bool, i, ld int) []float32 {
 	return x[i*ld:]
 }
 
-// blocks splits an m×n (inner size k) product into row blocks of C (of at most maxRows if
-// > 0), or column blocks when it is wider than tall, one per core (small products: one block),
-// and runs fn(rows r0..r1, columns c0..c1) on each.
-func blocks(m, n, k, maxRows int, fn func(r0, r1, c0, c1 int)) {
+// blocks splits an m×n (inner size k) product into row blocks of C, or column blocks when it
+// is wider than tall, one per core (small products: one block), and runs fn(rows r0..r1,
+// columns c0..c1) on each.
+func blocks(m, n, k int, fn func(r0, r1, c0, c1 int)) {
 	workers := max(1, min(runtime.GOMAXPROCS(0), m*n*k>>18))
-	size := m
-	if maxRows == 0 && n > m {
-		size = n
-	}
+	size := max(m, n)
 	step := max(16, (size/workers+15)&^15)
-	if maxRows > 0 {
-		step = min(step, (maxRows+15)&^15)
-	}
 	each((size+step-1)/step, func(_, i int) {
 		lo, hi := i*step, min(size, (i+1)*step)
 		if size == m {

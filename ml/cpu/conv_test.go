@@ -9,11 +9,11 @@ import (
 )
 
 // TestConvBands checks conv2d where opstest's shapes don't reach: several images and
-// several row bands per image (im2col) or bands spanning images (shifted taps).
+// several row bands per image (im2col and shifted taps).
 func TestConvBands(t *testing.T) {
 	be := New()
 	for _, s := range []struct{ n, cin, h, w, cout, k, stride, pad int }{
-		{3, 16, 40, 37, 64, 3, 1, 1}, // shifted: bands span images
+		{3, 16, 40, 37, 64, 3, 1, 1}, // shifted: 2 bands per image
 		{2, 64, 80, 80, 8, 3, 2, 1},  // im2col: 4 bands per image
 		{3, 8, 5, 6, 4, 1, 1, 0},     // 1×1
 	} {

@@ -1,37 +1,33 @@
 package cpu
 
-import "github.com/hitsr/hitsr/ml"
+import (
+	"math"
 
-// nearestCode picks argmin ‖x−e‖² = argmin (‖e‖² − 2·x·e) with the dot products from a GEMM,
-// a block of rows at a time.
+	"github.com/hitsr/hitsr/ml"
+)
+
+// nearestCode picks argmin ‖x−e‖², each row on its own (no GEMM: a row's distances, and so its
+// code, must not depend on the other rows).
 func nearestCode(n *ml.Node) {
 	x, cb, out := f(n.In[0]), f(n.In[1]), ints(n.Out)
 	m, c, v := n.In[0].Dim(0), n.In[0].Dim(1), n.In[1].Dim(0)
-	norms := make([]float32, v)
-	for j := range norms {
-		var s float32
-		for _, e := range cb[j*c : (j+1)*c] {
-			s += e * e
-		}
-		norms[j] = s
-	}
-	block := max(1, min(m, (1<<20)/v))
-	dots := make([]float32, block*v)
-	for r0 := 0; r0 < m; r0 += block {
-		rows := min(block, m-r0)
-		Sgemm(false, true, rows, v, c, -2, x[r0*c:], c, cb, c, 0, dots, v)
-		parallel(rows, 16, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				best, bi := norms[0]+dots[r*v], 0
-				for j := 1; j < v; j++ {
-					if d := norms[j] + dots[r*v+j]; d < best {
-						best, bi = d, j
-					}
+	parallel(m, max(1, (1<<14)/(v*c)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr := x[r*c : (r+1)*c]
+			best, bi := math.Inf(1), 0
+			for j := 0; j < v; j++ {
+				var d float64
+				for i, e := range cb[j*c : (j+1)*c] {
+					t := float64(xr[i]) - float64(e)
+					d += t * t
 				}
-				out[r0+r] = int32(bi)
+				if d < best {
+					best, bi = d, j
+				}
 			}
-		})
-	}
+			out[r] = int32(bi)
+		}
+	})
 }
 
 func gather(n *ml.Node) {
