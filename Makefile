@@ -1,4 +1,4 @@
-# hitsr — see README.md. Targets: deps shaders build test bench run.
+# hitsr — see README.md. Targets: deps shaders build test bench run fuzz.
 GO      ?= go
 DEBS    := build-essential pkg-config libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
            libswresample-dev libavdevice-dev ffmpeg libvulkan-dev mesa-vulkan-drivers glslc \
@@ -6,7 +6,7 @@ DEBS    := build-essential pkg-config libavcodec-dev libavformat-dev libavfilter
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: deps shaders build test bench run
+.PHONY: deps shaders build test bench run fuzz
 
 # Installs the Debian packages that are missing (Debian 12; needs root or sudo).
 deps:
@@ -43,3 +43,14 @@ bench:
 run:
 	mkdir -p out
 	$(GO) run ./cmd/hitsr-video testdata/sample.mp4 --out out/2x.mp4,out/4x.mp4 -y
+
+# Runs every Fuzz* target (found in the *_test.go files) for FUZZTIME each, one at a time; a
+# crasher is written under the package's testdata/fuzz/ (commit it: `go test` then runs it).
+FUZZTIME ?= 10m
+fuzz:
+	@grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read f; do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$t ($$(dirname $$f), $(FUZZTIME))"; \
+			$(GO) test $$(dirname $$f) -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 20x || exit 1; \
+		done; \
+	done

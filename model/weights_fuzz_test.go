@@ -18,7 +18,7 @@ import (
 func FuzzLoadBytes(f *testing.F) {
 	b := cpu.New()
 	defer b.Close()
-	// The smallest valid config, written whole, tokenizer-only and as F16.
+	// The smallest valid token-model config, written whole, tokenizer-only and as F16; a backbone.
 	cfg := `{"tile":2,"f":2,"segments":[[1]],"z":1,"vocab":2,"enc_ch":[1],"res_blocks":0,"phi_k":1,` +
 		`"fidelity":"cond","rq":"hit","width":2,"depth":1,"heads":1,"mlp":1,"eps":1e-05}`
 	c, err := tokenizer.ParseConfig(cfg)
@@ -49,6 +49,11 @@ func FuzzLoadBytes(f *testing.F) {
 		w.Free()
 		f.Add(buf)
 	}
+	bb, err := os.ReadFile(filepath.Join("..", "testdata/golden/backbone_model.safetensors"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(bb)
 	f.Add([]byte{})
 	f.Add([]byte("\x02\x00\x00\x00\x00\x00\x00\x00{}"))
 	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"__metadata__\":{}}"))

@@ -7,10 +7,8 @@ import (
 	"github.com/hitsr/hitsr/imageio"
 )
 
-// FuzzParseOuts checks that any --out value either fails as a usage error or yields distinct
-// outputs with a path, exactly one kind of target (scale or size) that sizes a w×h frame within
-// the limits or fails with an error, and per-output options that are known keys and turn into
-// valid encoder settings (crf, bitrate) or a usage error.
+// FuzzParseOuts checks that any --out value either fails with an error or yields well-formed
+// outputs (checkOuts) for a (w+1)×(h+1) input.
 func FuzzParseOuts(f *testing.F) {
 	for _, s := range []string{
 		"2x.mp4", "2x.mp4,4x.mp4", "1920x1080:hd.mp4#crf=20", "4x.mkv#codec=libx265:pix-fmt=yuv420p10le",
@@ -29,37 +27,46 @@ func FuzzParseOuts(f *testing.F) {
 			}
 			return
 		}
-		seen := map[string]bool{}
-		for _, o := range outs {
-			if o.path == "" || (o.path != "-" && seen[o.path]) {
-				t.Fatalf("empty or repeated path %q in %+v", o.path, outs)
-			}
-			seen[o.path] = true
-			if sized := o.target.W > 0 && o.target.H > 0; sized == (o.target.Scale > 0) {
-				t.Fatalf("%q: target %+v is not exactly one of scale and size", o.path, o.target)
-			}
-			if ow, oh, err := o.target.Size(int(w)+1, int(h)+1); err == nil && (ow < 1 || oh < 1 || ow > imageio.MaxSide || oh > imageio.MaxSide) {
-				t.Fatalf("%q: %d×%d sized to %d×%d", o.path, w+1, h+1, ow, oh)
-			}
-			for k, v := range o.opts {
-				if !contains(perOutputKeys, k) || v == "" {
-					t.Fatalf("%q: option %q=%q", o.path, k, v)
-				}
-			}
-		}
-		pouts, err := videoOutputs(&settings{outs: outs})
-		if err != nil {
-			var ee *exitError
-			if !errors.As(err, &ee) || ee.code != exitUsage {
-				t.Fatalf("option error %v is not a usage error", err)
-			}
-			return
-		}
-		for i, p := range pouts {
-			br, ok := outs[i].opts["bitrate"] // "0": none (CRF)
-			if p.CRF < -1 || p.CRF > 63 || p.Bitrate < 0 || p.Bitrate > 1e12 || (ok && br != "0" && p.Bitrate < 1) {
-				t.Fatalf("%q: crf %d, bitrate %d from %v", p.URL, p.CRF, p.Bitrate, outs[i].opts)
-			}
-		}
+		checkOuts(t, outs, &settings{}, int(w)+1, int(h)+1)
 	})
+}
+
+// checkOuts checks parsed outputs: distinct paths, exactly one kind of target (scale or size)
+// that sizes a w×h frame within the limits or fails with an error, known option keys, and
+// encoder settings over s's that are valid or a usage error.
+func checkOuts(t *testing.T, outs []outSpec, s *settings, w, h int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, o := range outs {
+		if o.path == "" || (o.path != "-" && seen[o.path]) {
+			t.Fatalf("empty or repeated path %q in %+v", o.path, outs)
+		}
+		seen[o.path] = true
+		if sized := o.target.W > 0 && o.target.H > 0; sized == (o.target.Scale > 0) {
+			t.Fatalf("%q: target %+v is not exactly one of scale and size", o.path, o.target)
+		}
+		if ow, oh, err := o.target.Size(w, h); err == nil && (ow < 1 || oh < 1 || ow > imageio.MaxSide || oh > imageio.MaxSide) {
+			t.Fatalf("%q: %d×%d sized to %d×%d", o.path, w, h, ow, oh)
+		}
+		for k, v := range o.opts {
+			if !contains(perOutputKeys, k) || v == "" {
+				t.Fatalf("%q: option %q=%q", o.path, k, v)
+			}
+		}
+	}
+	s.outs = outs
+	pouts, err := videoOutputs(s)
+	if err != nil {
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != exitUsage {
+			t.Fatalf("option error %v is not a usage error", err)
+		}
+		return
+	}
+	for i, p := range pouts {
+		br, ok := outs[i].opts["bitrate"] // "0": none (CRF)
+		if p.CRF < -1 || p.CRF > 63 || p.Bitrate < 0 || p.Bitrate > 1e12 || (ok && br != "0" && p.Bitrate < 1) {
+			t.Fatalf("%q: crf %d, bitrate %d from %v", p.URL, p.CRF, p.Bitrate, outs[i].opts)
+		}
+	}
 }
