@@ -75,7 +75,7 @@ type Model struct {
 // and uploads the weights file at path.
 func Load(path, dev string) (*Model, error) { return LoadBytes(path, nil, dev) }
 
-// LoadBytes is Load for a weights file held in buf (e.g. the embedded models.Default), which
+// LoadBytes is Load for a weights file held in buf (e.g. the embedded models.Default()), which
 // path names in errors; a nil buf reads the file at path.
 func LoadBytes(path string, buf []byte, dev string) (*Model, error) {
 	be, notice, err := device.Open(dev)

@@ -6,10 +6,15 @@ import "embed"
 //go:embed hitsr-tiny.safetensors
 var files embed.FS
 
-// Name is the default model's file name in this directory (the one file embedded above, so the
-// name is written only there); Default is its contents.
-var Name, Default = func() (string, []byte) {
+// Name is the default model's file name in this directory: the one file embedded above, so the
+// name is written only there.
+var Name = func() string {
 	e, _ := files.ReadDir(".") // exactly one entry: go:embed fails the build if the file is missing
-	b, _ := files.ReadFile(e[0].Name())
-	return e[0].Name(), b
+	return e[0].Name()
 }()
+
+// Default returns the default model's contents (a copy, released once the caller drops it).
+func Default() []byte {
+	b, _ := files.ReadFile(Name)
+	return b
+}

@@ -17,12 +17,12 @@ func TestDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(models.Default) == 0 || !bytes.Equal(disk, models.Default) {
-		t.Fatalf("embedded %s (%d bytes) differs from the file (%d bytes)", models.Name, len(models.Default), len(disk))
+	if len(disk) == 0 || !bytes.Equal(disk, models.Default()) {
+		t.Fatalf("embedded %s (%d bytes) differs from the file (%d bytes)", models.Name, len(models.Default()), len(disk))
 	}
 	b := cpu.New()
 	defer b.Close()
-	w, err := model.LoadBytes(models.Name, models.Default, b)
+	w, err := model.LoadBytes(models.Name, models.Default(), b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,7 +149,7 @@ type common struct {
 
 // defaultModel is the model built into the binary (package models), used without --model:
 // its name for messages and its contents.
-func defaultModel() (string, []byte) { return "built-in " + models.Name, models.Default }
+func defaultModel() (string, []byte) { return "built-in " + models.Name, models.Default() }
 
 // load opens the model; notice says when the device fell back to the CPU.
 func (c *common) load() (*hitsr.Model, string, error) {
