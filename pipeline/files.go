@@ -81,21 +81,29 @@ func (f *File) direct() bool { return f.old != nil && !f.old.Mode().IsRegular() 
 // output: nil for stdout and URLs. Nothing is created.
 func PlanFiles(input string, outputs []string, overwrite bool) ([]*File, error) {
 	in := stat(input, 0)
+	type descriptor struct {
+		name string
+		fi   os.FileInfo
+	}
+	var fds []descriptor // what "-" and pipe:N outputs write to
+	for _, name := range outputs {
+		out := stat(name, 1)
+		if IsFile(name) || out == nil { // files below; URLs are not compared
+			continue
+		}
+		if in != nil && os.SameFile(in, out) {
+			return nil, errf(KindUsage, "%s: the output descriptor is the input file", name)
+		}
+		for _, d := range fds {
+			if os.SameFile(out, d.fi) {
+				return nil, errf(KindUsage, "%s and %s are the same output", d.name, name)
+			}
+		}
+		fds = append(fds, descriptor{name, out})
+	}
 	files := make([]*File, len(outputs))
-	var std []string // outputs to stdout
 	for i, name := range outputs {
 		if !IsFile(name) {
-			if out := stat(name, 1); out != nil {
-				if in != nil && os.SameFile(in, out) {
-					return nil, errf(KindUsage, "%s: the output descriptor is the input file", name)
-				}
-				for _, s := range std {
-					if os.SameFile(out, stat(s, 1)) {
-						return nil, errf(KindUsage, "%s and %s are the same output", s, name)
-					}
-				}
-				std = append(std, name)
-			}
 			continue
 		}
 		f := &File{Name: name, final: strings.TrimPrefix(name, "file:"), input: in, overwrite: overwrite}
@@ -126,9 +134,9 @@ func PlanFiles(input string, outputs []string, overwrite bool) ([]*File, error) 
 				return nil, errf(KindUsage, "%s and %s are the same file", outputs[j], name)
 			}
 		}
-		for _, s := range std {
-			if f.old != nil && os.SameFile(f.old, stat(s, 1)) {
-				return nil, errf(KindUsage, "%s and %s (stdout) are the same file", name, s)
+		for _, d := range fds {
+			if f.old != nil && os.SameFile(f.old, d.fi) {
+				return nil, errf(KindUsage, "%s and %s are the same file", d.name, name)
 			}
 		}
 		files[i] = f

@@ -104,8 +104,10 @@ func TestPlanFilesDescriptors(t *testing.T) {
 	os.WriteFile(out, nil, 0o644)
 	g, _ := os.OpenFile(out, os.O_WRONLY, 0)
 	defer g.Close()
-	if _, err := PlanFiles(in, []string{"pipe:" + strconv.Itoa(int(g.Fd())), out}, true); err == nil || !strings.Contains(err.Error(), "same file") {
-		t.Fatalf("descriptor and file are one output: err = %v", err)
+	for _, outs := range [][]string{{"pipe:" + strconv.Itoa(int(g.Fd())), out}, {out, "pipe:" + strconv.Itoa(int(g.Fd()))}} {
+		if _, err := PlanFiles(in, outs, true); err == nil || !strings.Contains(err.Error(), "same file") {
+			t.Fatalf("%v: descriptor and file are one output: err = %v", outs, err)
+		}
 	}
 }
 

@@ -100,7 +100,11 @@ func fail(code int, format string, args ...any) error {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	stderr := os.Stderr
+	if p, err := captureStderr(); err == nil {
+		libStderr, stderr = p, p.real
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, stderr))
 }
 
 // run is the whole command; it returns the exit code. Everything on stderr, the final error
@@ -116,9 +120,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level = s.logLevel
 	}
 	log := newLogger(stderr, level)
+	end := func() {}
+	if libStderr != nil {
+		end = libStderr.forward(log)
+	}
 	if err == nil {
 		err = runCmd(s, pos, stdout, stderr, log)
 	}
+	end() // library lines are logged before the final one
 	if err == nil {
 		return exitOK
 	}

@@ -242,20 +242,39 @@ func buildCLI(t *testing.T) string {
 	return cli.path
 }
 
-// What libraries print straight to stderr (x264 on a bad preset) is not let through: the
-// process's real stderr holds one JSON error line.
+// What libraries print straight to stderr reaches the process's stderr only as log lines:
+// x264's complaint about a bad preset is folded into the one error line, x265's statistics are
+// JSON log lines.
 func TestOneLineOnStderr(t *testing.T) {
 	fftest.Need(t, "go")
 	bin := buildCLI(t)
 	d := t.TempDir()
-	cmd := exec.Command(bin, sample, "--out", filepath.Join(d, "2x.mp4")+"#preset=bogus", "--model", tiny, "--device", "cpu")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	cmd.Run()
-	got := strings.TrimSpace(stderr.String())
-	if code := cmd.ProcessState.ExitCode(); code != exitUsage || strings.Count(got, "\n") != 0 || !json.Valid([]byte(got)) ||
-		!strings.Contains(got, "preset") {
-		t.Fatalf("exit %d, stderr %q: want exit %d and one JSON line naming the preset", code, got, exitUsage)
+	stderrOf := func(args ...string) (int, []string) {
+		cmd := exec.Command(bin, append(args, "--model", tiny, "--device", "cpu", "--frames", "3")...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.Run()
+		return cmd.ProcessState.ExitCode(), strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	}
+	code, lines := stderrOf(sample, "--out", filepath.Join(d, "2x.mp4")+"#preset=bogus")
+	if code != exitUsage || len(lines) != 1 || !json.Valid([]byte(lines[0])) || !strings.Contains(lines[0], "preset") {
+		t.Fatalf("bad preset: exit %d, stderr %q: want exit %d and one JSON line naming the preset", code, lines, exitUsage)
+	}
+	code, lines = stderrOf(sample, "--out", filepath.Join(d, "2x.mkv")+"#codec=libx265", "--preset", "ultrafast")
+	if code != 0 {
+		t.Fatalf("libx265: exit %d: %q", code, lines)
+	}
+	library := 0
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("libx265: stderr line %q is not JSON", l)
+		}
+		if strings.Contains(l, "x265 [info]") {
+			library++
+		}
+	}
+	if library == 0 {
+		t.Fatalf("libx265: its statistics are not logged: %q", lines)
 	}
 }
 
