@@ -107,15 +107,20 @@ func PlanFiles(input string, outputs []string, overwrite bool) ([]*File, error) 
 			continue
 		}
 		f := &File{Name: name, final: strings.TrimPrefix(name, "file:"), input: in, overwrite: overwrite}
-		if _, err := os.Lstat(f.final); err == nil {
+		switch _, err := os.Lstat(f.final); {
+		case err == nil:
 			if f.final, err = filepath.EvalSymlinks(f.final); err != nil {
 				return nil, errf(KindUsage, "%s: a symbolic link to a missing file (or a loop)", name)
 			}
 			if f.old, err = os.Stat(f.final); err != nil {
 				return nil, errf(KindFailure, "%s: %v", name, unwrapPath(err))
 			}
-		} else if f.dir, err = os.Stat(filepath.Dir(f.final)); err != nil {
-			f.dir = nil // reported when the file is created
+		case !errors.Is(err, fs.ErrNotExist): // a name too long, a file as a directory, …
+			return nil, errf(KindFailure, "%s: cannot write: %v", name, unwrapPath(err))
+		default:
+			if f.dir, err = os.Stat(filepath.Dir(f.final)); err != nil {
+				return nil, errf(KindFailure, "%s: cannot write: %v", name, unwrapPath(err))
+			}
 		}
 		switch m := f.old; {
 		case m != nil && in != nil && os.SameFile(m, in):
@@ -159,36 +164,41 @@ func tempPattern(base string) string {
 }
 
 // Create opens what the output is written to: a new temporary file, or the device or FIFO
-// (checked to be the one planned). Writing through the returned handle (or URL) never touches
-// anything else.
+// (checked to be the one planned; a FIFO waits for its reader). Writing through the returned
+// handle (or URL) never touches anything else.
 func (f *File) Create() (*os.File, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.aborted {
-		return nil, ErrAborted
-	}
+	var h *os.File
+	var err error
 	if f.direct() {
-		h, err := os.OpenFile(f.final, os.O_WRONLY, 0)
-		if err != nil {
-			return nil, errf(KindFailure, "%s: cannot write: %v", f.Name, unwrapPath(err))
+		if h, err = os.OpenFile(f.final, os.O_WRONLY, 0); err == nil { // unlocked: it may block
+			if fi, err := h.Stat(); err != nil || !os.SameFile(fi, f.old) {
+				h.Close()
+				return nil, errf(KindFailure, "%s: replaced by another file since it was checked", f.Name)
+			}
 		}
-		if fi, err := h.Stat(); err != nil || !os.SameFile(fi, f.old) {
-			h.Close()
-			return nil, errf(KindFailure, "%s: replaced by another file since it was checked", f.Name)
+	} else if h, err = os.CreateTemp(filepath.Dir(f.final), tempPattern(filepath.Base(f.final))); err == nil {
+		mode := os.FileMode(0o644) // CreateTemp makes 0600; outputs are ordinary files
+		if f.old != nil {
+			mode = f.old.Mode().Perm() // as the file it replaces
 		}
-		f.h = h
-		return h, nil
+		h.Chmod(mode)
 	}
-	h, err := os.CreateTemp(filepath.Dir(f.final), tempPattern(filepath.Base(f.final)))
 	if err != nil {
 		return nil, errf(KindFailure, "%s: cannot write: %v", f.Name, unwrapPath(err))
 	}
-	mode := os.FileMode(0o644) // CreateTemp makes 0600; outputs are ordinary files
-	if f.old != nil {
-		mode = f.old.Mode().Perm() // as the file it replaces
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.aborted { // Discard came first
+		h.Close()
+		if !f.direct() {
+			os.Remove(h.Name())
+		}
+		return nil, ErrAborted
 	}
-	h.Chmod(mode)
-	f.h, f.tmp = h, h.Name()
+	if !f.direct() {
+		f.tmp = h.Name()
+	}
+	f.h = h
 	return h, nil
 }
 
@@ -203,7 +213,7 @@ func (f *File) Commit() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.aborted {
-		return errf(KindFailure, "%s: aborted", f.Name)
+		return ErrAborted
 	}
 	if f.committed {
 		return nil
@@ -248,6 +258,10 @@ func (f *File) rename() error {
 func (f *File) Discard() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.discard()
+}
+
+func (f *File) discard() {
 	if f.committed || f.aborted {
 		return
 	}

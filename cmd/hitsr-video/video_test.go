@@ -423,6 +423,34 @@ func TestSignals(t *testing.T) {
 	if last := lines[len(lines)-1]; !strings.Contains(last, `"level":"error"`) || !strings.Contains(last, "aborted") {
 		t.Fatalf("last stderr line %q: want the abort as a JSON error", last)
 	}
+
+	// Before any frame: opening a FIFO nobody reads blocks; two SIGINTs still end it, and the
+	// output opened before it leaves no partial file.
+	lonely := filepath.Join(d, "lonely.nut")
+	syscall.Mkfifo(lonely, 0o644)
+	cmd = exec.Command(bin, append([]string{long, "--out", "4:" + part, "--out", "2:" + lonely}, flags...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done = make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("two SIGINTs while opening the outputs: still running 2 s after the second")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("two SIGINTs while opening the outputs: exit %d, want %d", code, exitInterrupted)
+	}
+	if left, _ := filepath.Glob(filepath.Join(d, ".*partial*")); len(left) > 0 {
+		t.Fatalf("partial files left: %v", left)
+	}
 }
 
 // The progress bar shows frames, fps, speed and ETA; the log form carries the same fields.
