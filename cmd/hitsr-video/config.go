@@ -21,7 +21,7 @@ type command uint8
 const (
 	cmdUpscale command = 1 << iota // hitsr-video INPUT --out …
 	cmdEval                        // hitsr-video eval DIR
-	cmdAll = cmdUpscale | cmdEval
+	cmdAll     = cmdUpscale | cmdEval
 )
 
 // setting is one row of the flag table. Its name is the flag (--name), the config-file key and,
@@ -42,7 +42,7 @@ type setting struct {
 // variables, the usage text and the checks. Adding a setting is adding a row (and its field).
 var table = []setting{
 	{name: "out", short: "o", arg: "SPEC", def: []string(nil), cmds: cmdUpscale, notInFile: true,
-		help: `outputs (required unless the config file lists "outputs")`,
+		help:  `outputs (required unless the config file lists "outputs")`,
 		field: func(s *settings) any { return &s.outArgs }},
 	{name: "codec", arg: "NAME", def: "", cmds: cmdUpscale,
 		help:  "video encoder (default libx264 where the container takes H.264)",
@@ -104,15 +104,15 @@ const outputsKey = "outputs"
 // settings is the merged configuration: flags > HITSR_* environment > config file > defaults.
 type settings struct {
 	common
-	outArgs                                   []string
-	outs                                      []outSpec
-	codec, preset, pixFmt, bitrateArg         string
-	format, inputFormat                       string
-	crf, queue, frames                        int
-	bitrate                                   int64
-	realtime, overwrite, help                 bool
-	logLevel, progress, cfgFile               string
-	scales, csv, chart                        string
+	outArgs                           []string
+	outs                              []outSpec
+	codec, preset, pixFmt, bitrateArg string
+	format, inputFormat               string
+	crf, queue, frames                int
+	bitrate                           int64
+	realtime, overwrite, help         bool
+	logLevel, progress, cfgFile       string
+	scales, csv, chart                string
 }
 
 func envName(name string) string {
