@@ -430,12 +430,16 @@ func keys(d float64) float64 {
 
 func refUpsample(out []float64, os []int, x []float64, xs []int, mode ml.Interp) {
 	H, W, OH, OW := xs[2], xs[3], os[2], os[3]
+	ixs, wxs := make([][]int, OW), make([][]float64, OW) // column taps, the same for every row
+	for xo := range OW {
+		ixs[xo], wxs[xo] = taps(mode, xo, W, OW)
+	}
 	for p := range xs[0] * xs[1] {
 		img := x[p*H*W:]
 		for y := range OH {
 			iy, wy := taps(mode, y, H, OH)
 			for xo := range OW {
-				ix, wx := taps(mode, xo, W, OW)
+				ix, wx := ixs[xo], wxs[xo]
 				s := 0.0
 				for a := range iy {
 					for b := range ix {
