@@ -308,6 +308,18 @@ func (m *Model) nativeFor(w, h, ow, oh int) int {
 	return sc[len(sc)-1]
 }
 
+// UpscaleToCheap is UpscaleTo in fidelity mode when the model runs in full mode and has a
+// backbone; ok is false (nothing done) otherwise.
+func (m *Model) UpscaleToCheap(img *imageio.Image, targets ...Target) ([]*imageio.Image, bool, error) {
+	if m.Mode != Full || !m.Has(Fidelity) {
+		return nil, false, nil
+	}
+	m.Mode = Fidelity
+	defer func() { m.Mode = Full }()
+	out, err := m.UpscaleTo(img, targets...)
+	return out, true, err
+}
+
 // UpscaleTo returns img at each target size from one model pass: each target is resampled
 // (Lanczos-3, antialiased when shrinking) from the nearest larger native scale's output;
 // targets equal to a native scale are the model output itself.

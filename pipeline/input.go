@@ -183,6 +183,7 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 	defer frame.Free()
 	vidx := in.vst.Index()
 	decodeErrs := 0
+	var clock mediaClock
 	emit := func() error { // drain the decoder
 		for maxFrames <= 0 || int(st.decoded.Load()) < maxFrames {
 			err := in.dec.ReceiveFrame(frame)
@@ -199,6 +200,9 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 			}
 			st.decoded.Add(1)
 			if realtime {
+				if !clock.wait(stop, abort, j.pts-j.first, in.timeBase()) {
+					return nil
+				}
 				select {
 				case jobs <- j:
 				case <-abort.Done():
@@ -309,4 +313,33 @@ func (in *input) toJob(f *astiav.Frame) (*frameJob, error) {
 	}
 	in.lastPts, in.lastDur = pts, dur
 	return &frameJob{img: img, pts: pts, dur: dur, first: in.firstPts}, nil
+}
+
+// mediaClock paces realtime reading to the input's timestamps (as ffmpeg -re): a frame is
+// released no earlier than its media time after the first. A live source that arrives late
+// is never held back.
+type mediaClock struct{ start time.Time }
+
+// wait sleeps until media time pts (in tb) is due; false when stop or abort ends it first.
+func (c *mediaClock) wait(stop, abort context.Context, pts int64, tb astiav.Rational) bool {
+	if c.start.IsZero() {
+		c.start = time.Now()
+	}
+	if tb.Den() <= 0 || pts <= 0 {
+		return true
+	}
+	due := c.start.Add(time.Duration(float64(pts) * tb.Float64() * float64(time.Second)))
+	d := time.Until(due)
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop.Done():
+	case <-abort.Done():
+	}
+	return false
 }

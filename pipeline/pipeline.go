@@ -24,6 +24,13 @@ type Upscaler interface {
 	UpscaleTo(img *imageio.Image, targets ...hitsr.Target) ([]*imageio.Image, error)
 }
 
+// Degrader is an Upscaler with a cheaper path (hitsr.Model's fidelity mode under full mode):
+// with Realtime, a frame that finds others waiting behind it takes that path (Degraded) before
+// any frame is dropped. ok is false when there is no cheaper path.
+type Degrader interface {
+	UpscaleToCheap(img *imageio.Image, targets ...hitsr.Target) (out []*imageio.Image, ok bool, err error)
+}
+
 // Output is one requested output.
 type Output struct {
 	URL     string       // file path, "-" for stdout, or an FFmpeg URL (udp://, srt://, …)
@@ -53,6 +60,7 @@ type Options struct {
 // Stats describes a run's progress.
 type Stats struct {
 	Decoded, Done, Dropped int
+	Degraded               int // done on the Degrader's cheaper path (Realtime)
 	TotalFrames            int           // estimate; 0 when unknown (live input)
 	Position, Duration     time.Duration // media time done; input duration (0 = unknown)
 	Elapsed                time.Duration
@@ -233,13 +241,14 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 			fail(err)
 		}
 	}()
+	pace := &pacer{realtime: o.Realtime}
 	go func() { // model
 		defer producers.Done()
 		for j := range jobs {
 			if stop.Err() != nil {
 				continue // drop what is queued; the decoder stops too
 			}
-			res, err := up.UpscaleTo(j.img, targets...)
+			res, err := pace.upscale(up, j, targets, cap(jobs)-len(jobs), in.timeBase(), st, o.Log)
 			if err != nil {
 				fail(errf(KindFailure, "model: %v", err))
 				return
@@ -295,12 +304,41 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	return stats, nil
 }
 
+// pacer runs the model on each frame. In realtime it sends a frame down a Degrader's cheaper
+// path when a full pass (its running mean) would not end before the frames arriving meanwhile
+// overflow the queue's free slots, so frames are degraded before any is dropped.
+type pacer struct {
+	realtime bool
+	full     time.Duration // mean full-pass time (exponential, 1/4 weight to the newest)
+}
+
+func (p *pacer) upscale(up Upscaler, j *frameJob, targets []hitsr.Target, free int, tb astiav.Rational, st *runStats, log *zap.Logger) ([]*imageio.Image, error) {
+	interval := time.Duration(float64(j.dur) * tb.Float64() * float64(time.Second))
+	if d, ok := up.(Degrader); ok && p.realtime && p.full*5 > time.Duration(free)*interval*4 {
+		res, cheap, err := d.UpscaleToCheap(j.img, targets...)
+		if cheap || err != nil {
+			if err == nil && st.degraded.Add(1) == 1 {
+				log.Warn("realtime: the model is behind the input; degrading frames to the fidelity path (frames are dropped only if that is not enough)")
+			}
+			return res, err
+		}
+	}
+	t0 := time.Now()
+	res, err := up.UpscaleTo(j.img, targets...)
+	if p.full == 0 {
+		p.full = time.Since(t0)
+	}
+	p.full = (3*p.full + time.Since(t0)) / 4
+	return res, err
+}
+
 type runStats struct {
 	start         time.Time
 	total         int
 	duration      time.Duration
 	decoded, done atomic.Int64
 	dropped       atomic.Int64
+	degraded      atomic.Int64
 	lastPts       atomic.Int64
 }
 
@@ -311,6 +349,7 @@ func (s *runStats) snapshot(tb astiav.Rational) Stats {
 	}
 	return Stats{
 		Decoded: int(s.decoded.Load()), Done: int(s.done.Load()), Dropped: int(s.dropped.Load()),
+		Degraded: int(s.degraded.Load()),
 		TotalFrames: s.total, Position: pos, Duration: s.duration, Elapsed: time.Since(s.start),
 	}
 }

@@ -197,6 +197,48 @@ func TestRealtimeDrops(t *testing.T) {
 	}
 }
 
+// slowWithCheap takes 250 ms a frame on its full path and has an instant cheaper one.
+type slowWithCheap struct {
+	bicubic
+	cheap int
+}
+
+func (s *slowWithCheap) UpscaleTo(img *imageio.Image, targets ...hitsr.Target) ([]*imageio.Image, error) {
+	time.Sleep(250 * time.Millisecond)
+	return s.bicubic.UpscaleTo(img, targets...)
+}
+
+func (s *slowWithCheap) UpscaleToCheap(img *imageio.Image, targets ...hitsr.Target) ([]*imageio.Image, bool, error) {
+	s.cheap++
+	out, err := s.bicubic.UpscaleTo(img, targets...)
+	return out, true, err
+}
+
+// Realtime with a Degrader: frames the model cannot keep up with take the cheaper path first;
+// every frame is accounted for as full, degraded or dropped, and few (here none) are dropped.
+func TestRealtimeDegradesBeforeDropping(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.mkv")
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=10:duration=3", "-c:v", "ffv1", src)
+	out := filepath.Join(dir, "2x.mkv")
+	up := &slowWithCheap{}
+	st, err := Run(context.Background(), up, Options{Input: src, Realtime: true, Queue: 2,
+		Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Decoded != 30 || st.Degraded == 0 || st.Degraded != up.cheap || st.Done+st.Dropped != st.Decoded {
+		t.Fatalf("stats %+v (cheap path %d): want 30 decoded = done + dropped, some degraded", st, up.cheap)
+	}
+	if st.Dropped > st.Decoded/4 {
+		t.Errorf("%d of %d frames dropped although the cheap path keeps up", st.Dropped, st.Decoded)
+	}
+	if n := len(fftest.FramePts(t, out)); n != st.Done {
+		t.Fatalf("output has %d frames, %d were done", n, st.Done)
+	}
+}
+
 // Raw elementary streams carry no timestamps: frames follow each other at the stream's (or
 // the demuxer's guessed) frame rate, with FFmpeg's default of 25 fps when it states none, so
 // the outputs have the timestamps and duration of ffmpeg's own transcode of the same file. The

@@ -1,7 +1,8 @@
 """Export the backbone's EMA weights, folded (docs/model.md §8), into a model file; with --tokens the
-token model's tensors and config are carried over, so one file serves both modes.
+token model's tensors and config are carried over (a backbone already there is replaced), so one file
+serves both modes.
 
-  /usr/bin/python3 train/export_backbone.py --run train/runs/bb --tokens models/hitsr-tiny.safetensors --out models/hitsr.safetensors
+  /usr/bin/python3 train/export_backbone.py --run train/runs/bb --tokens models/hitsr-tiny.safetensors --out models/hitsr-tiny.safetensors
 """
 import argparse
 import os
@@ -25,8 +26,7 @@ def main():
     meta = {"backbone": net.cfg.to_json(), "backbone_steps": str(step)}
     if a.tokens:
         tok, tmeta = load_safetensors(a.tokens)
-        assert not any(k.startswith("bb.") for k in tok), "token model file already holds a backbone"
-        ts.update({k: v.float() for k, v in tok.items()})
+        ts.update({k: v.float() for k, v in tok.items() if not k.startswith("bb.")})
         meta.update({k: v for k, v in tmeta.items() if not k.startswith("backbone")})
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     tmp = a.out + ".tmp"

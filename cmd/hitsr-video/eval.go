@@ -100,11 +100,10 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, _ *zap.Logger)
 				return fail(exitInput, "%s: too small for ×%d", files[i], s)
 			}
 			hr := modcrop(img, s)
-			lr := &imageio.Image{W: hr.W / s, H: hr.H / s, C: 3,
-				Pix: resample.Resize(hr.Pix, 3, hr.H, hr.W, hr.H/s, hr.W/s, resample.BicubicAA)}
+			lr := &imageio.Image{W: hr.W / s, H: hr.H / s, C: 3, Pix: metrics.Degrade(hr.Pix, hr.H, hr.W, s)}
 			hrs, lrs = append(hrs, hr), append(lrs, lr)
 		}
-		t0 := time.Now()
+		t0, flops0 := time.Now(), m.Flops()
 		srs, err := m.UpscaleImages(lrs, s)
 		if err != nil {
 			return fail(exitFailure, "×%d: %v", s, err)
@@ -114,13 +113,13 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, _ *zap.Logger)
 		for _, hr := range hrs {
 			mpx += float64(hr.W*hr.H) / 1e6
 		}
-		fmt.Fprintf(stderr, "×%d: hitsr on %d images in %.1f s (%.3f output Mpx/s, %s backend)\n",
-			s, len(imgs), dt.Seconds(), mpx/dt.Seconds(), m.Backend().Name())
+		fmt.Fprintf(stderr, "×%d: hitsr (%s mode) on %d images in %.1f s (%.3f output Mpx/s, %.1f kFLOP per output px, %s backend)\n",
+			s, m.Mode, len(imgs), dt.Seconds(), mpx/dt.Seconds(), (m.Flops()-flops0)/mpx/1e9, m.Backend().Name())
 		for i, hr := range hrs {
 			lr := lrs[i]
 			outs := map[string][]float32{
 				"hitsr":    srs[i][0].Pix,
-				"bicubic":  resample.Resize(lr.Pix, 3, lr.H, lr.W, hr.H, hr.W, resample.Bicubic),
+				"bicubic":  metrics.Bicubic(lr.Pix, lr.H, lr.W, hr.H, hr.W),
 				"lanczos3": resample.Resize(lr.Pix, 3, lr.H, lr.W, hr.H, hr.W, resample.Lanczos3),
 			}
 			name := filepath.Base(files[i])

@@ -152,8 +152,8 @@ func logExit(log *zap.Logger, err error, code int) {
 
 // common holds the settings shared by both commands.
 type common struct {
-	device, model string
-	batch         int
+	device, model, mode string
+	batch               int
 }
 
 // defaultModel is the model built into the binary (package models), used without --model:
@@ -176,6 +176,15 @@ func (c *common) load() (*hitsr.Model, string, error) {
 		return nil, "", fail(exitModel, "%v", err)
 	}
 	m.Batch = c.batch
+	if c.mode != "auto" {
+		if m.Mode, err = hitsr.ParseMode(c.mode); err == nil && !m.Has(m.Mode) {
+			err = fmt.Errorf("%s: holds no %s network (try --mode %s)", path, m.Mode, hitsr.Mode(1-m.Mode))
+		}
+		if err != nil {
+			m.Close()
+			return nil, "", fail(exitModel, "--mode: %v", err)
+		}
+	}
 	return m, m.Notice, nil
 }
 

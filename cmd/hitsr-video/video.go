@@ -123,7 +123,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 		return pipelineError(err)
 	}
 	fps := float64(st.Done) / max(time.Since(start).Seconds(), 1e-9)
-	log.Info("done", zap.Int("frames", st.Done), zap.Int("dropped", st.Dropped),
+	log.Info("done", zap.Int("frames", st.Done), zap.Int("full", st.Done-st.Degraded), zap.Int("degraded", st.Degraded), zap.Int("dropped", st.Dropped),
 		zap.Duration("elapsed", time.Since(start).Round(time.Millisecond)), zap.Float64("fps", round2(fps)),
 		zap.Int("tiles_run", m.TilesRun), zap.Int("tiles_reused", m.TilesReused))
 	return nil

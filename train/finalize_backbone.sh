@@ -1,0 +1,17 @@
+#!/bin/sh
+# Backbone run $BB (default train/runs/bb) → its committed snapshot, the shipped model file (token
+# model carried over), golden files, curves and the Go evaluation on Set5 / Set14.
+#   sh train/finalize_backbone.sh   (repo root)
+set -e
+cd "$(dirname "$0")/.."
+PY=${PY:-/usr/bin/python3}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=1
+BB=${BB:-train/runs/bb} MODEL=models/hitsr-tiny.safetensors DATA=${HITSR_DATA:-/work/shared/data}
+mkdir -p train/snapshots
+cp "$BB/snapshot.pt" train/snapshots/backbone.pt
+$PY train/export_backbone.py --run "$BB" --tokens $MODEL --out $MODEL
+$PY train/make_backbone_golden.py --shipped $MODEL
+$PY train/plot_curves.py --bb "$BB/log.jsonl" --out docs/backbone-curves.png
+for set in Set5 Set14; do
+	go run ./cmd/hitsr-video eval "$DATA/$set/HR" --model $MODEL --device cpu --mode fidelity --csv "$BB.eval-$set.csv"
+done
