@@ -60,7 +60,7 @@ type Options struct {
 // Stats describes a run's progress.
 type Stats struct {
 	Decoded, Done, Dropped int
-	Degraded               int // done on the Degrader's cheaper path (Realtime)
+	Degraded               int           // done on the Degrader's cheaper path (Realtime)
 	TotalFrames            int           // estimate; 0 when unknown (live input)
 	Position, Duration     time.Duration // media time done; input duration (0 = unknown)
 	Elapsed                time.Duration
@@ -349,7 +349,7 @@ func (s *runStats) snapshot(tb astiav.Rational) Stats {
 	}
 	return Stats{
 		Decoded: int(s.decoded.Load()), Done: int(s.done.Load()), Dropped: int(s.dropped.Load()),
-		Degraded: int(s.degraded.Load()),
+		Degraded:    int(s.degraded.Load()),
 		TotalFrames: s.total, Position: pos, Duration: s.duration, Elapsed: time.Since(s.start),
 	}
 }
