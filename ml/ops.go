@@ -343,8 +343,8 @@ func (c *Context) PixelShuffle(x *Tensor, r int) *Tensor {
 	if !c.image("pixel_shuffle", x) {
 		return &Tensor{ctx: c}
 	}
-	if r < 1 || x.shape[1]%(r*r) != 0 {
-		return c.fail("pixel_shuffle", "%v channels not divisible by r²=%d", x, r*r)
+	if r < 1 || r > x.shape[1] || x.shape[1]%(r*r) != 0 { // r ≤ C first: r*r must not overflow
+		return c.fail("pixel_shuffle", "%v channels not divisible by r² (r=%d)", x, r)
 	}
 	return c.record(OpPixelShuffle, Params{R: r}, F32, []int{x.shape[0], x.shape[1] / (r * r), x.shape[2] * r, x.shape[3] * r}, x)
 }
@@ -408,7 +408,7 @@ func (c *Context) SetSlice(dst, src *Tensor, dim, start int) {
 		return
 	}
 	dim = normAxis(dim, dst.Rank())
-	if dim < 0 || dim >= dst.Rank() || src.Rank() != dst.Rank() || src.dtype != dst.dtype || start < 0 || start+src.shape[dim] > dst.shape[dim] {
+	if dim < 0 || dim >= dst.Rank() || src.Rank() != dst.Rank() || src.dtype != dst.dtype || start < 0 || start > dst.shape[dim]-src.shape[dim] {
 		c.fail(op, "cannot write %v at %d on axis %d of %v", src, start, dim, dst)
 		return
 	}

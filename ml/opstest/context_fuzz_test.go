@@ -59,8 +59,8 @@ func (p *program) byte() int {
 // n is in lo..hi, or now and then an edge value just outside it (or far outside).
 func (p *program) n(lo, hi int) int {
 	v := p.byte()
-	if v >= 248 {
-		return [...]int{lo - 1, hi + 1, 0, -1, math.MaxInt32, math.MinInt32, 1 << 40, -1 << 40}[v-248]
+	if v >= 246 {
+		return [...]int{lo - 1, hi + 1, 0, -1, math.MaxInt32, math.MinInt32, 1 << 40, -1 << 40, math.MaxInt, math.MinInt}[v-246]
 	}
 	return lo + v%(hi-lo+1)
 }
@@ -133,15 +133,18 @@ func data(dtype ml.DType, n int, seed uint64) any {
 	return d
 }
 
+// numelOK returns shape's element count and whether it is a valid shape of at most 2^16.
 func numelOK(shape []int) (int, bool) {
 	n := 1
 	for _, d := range shape {
 		if d < 1 || d > 1<<16 {
 			return 0, false
 		}
-		n *= d
+		if n *= d; n > 1<<16 {
+			return 0, false
+		}
 	}
-	return n, len(shape) > 0 && n <= 1<<16
+	return n, len(shape) > 0 && len(shape) <= ml.MaxRank
 }
 
 // input records a context input of shape (bad shapes are passed through to fail the context).
