@@ -37,7 +37,7 @@ test:
 bench:
 	$(GO) run ./cmd/hitsr-bench
 	$(GO) test ./hitsr -run '^$$' -bench 'OpenBLAS|Upscale360p|OnePass' -benchtime 1x
-	$(GO) test ./pipeline -run '^$$' -bench 'EndToEnd|RSS1000' -benchtime 1x -timeout 60m
+	$(GO) test ./pipeline -run '^$$' -bench 'EndToEnd|RSS1000|Soak10000' -benchtime 1x -timeout 60m
 
 # The main job on the bundled sample clip: ×2 and ×4 from one model pass per frame (out/).
 run:

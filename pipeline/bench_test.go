@@ -3,9 +3,13 @@ package pipeline
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,49 +24,6 @@ const (
 	shipped    = "../models/hitsr-tiny.safetensors"
 	tinyModel  = "../testdata/golden/tiny_model.safetensors"
 )
-
-// benchFrames of the sample at ×2 + ×4 (libx264 crf 18 medium): hitsr with the shipped model
-// against the ffmpeg CLI with Lanczos and the same encode settings, in the same run.
-const benchFrames = 24
-
-func BenchmarkEndToEnd(b *testing.B) {
-	fftest.Need(b, "ffmpeg")
-	m, err := hitsr.Load(shipped, "auto")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	m.ReuseTiles = true
-	d := b.TempDir()
-	enc := []string{"-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p", "-c:a", "copy"}
-	t0 := time.Now()
-	args := []string{"-v", "error", "-y", "-i", sampleClip, "-frames:v", strconv.Itoa(benchFrames), "-filter_complex",
-		"[0:v]split[a][b];[a]scale=iw*2:ih*2:flags=lanczos[o2];[b]scale=iw*4:ih*4:flags=lanczos[o4]",
-		"-map", "[o2]", "-map", "0:a?"}
-	args = append(append(args, enc...), filepath.Join(d, "ff2.mp4"), "-map", "[o4]", "-map", "0:a?")
-	args = append(append(args, enc...), filepath.Join(d, "ff4.mp4"))
-	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
-		b.Fatalf("ffmpeg: %v %s", err, out)
-	}
-	ffFPS := benchFrames / time.Since(t0).Seconds()
-	b.ResetTimer()
-	t0 = time.Now()
-	out := func(name string, s float64) Output {
-		return Output{URL: filepath.Join(d, name), Target: hitsr.Target{Scale: s}, CRF: 18, Preset: "medium"}
-	}
-	st, err := Run(context.Background(), m, Options{Input: sampleClip, MaxFrames: benchFrames,
-		Overwrite: true, Outputs: []Output{out("2x.mp4", 2), out("4x.mp4", 4)}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fps := float64(st.Done) / time.Since(t0).Seconds()
-	b.ReportMetric(fps, "hitsr_fps")
-	b.ReportMetric(ffFPS, "ffmpeg_lanczos_fps")
-	b.ReportMetric(fps/ffFPS, "ratio")
-	b.ReportMetric(float64(m.TilesReused)/float64(max(m.TilesRun+m.TilesReused, 1)), "tiles_reused")
-	b.Logf("%d frames 128x72 → 256x144 + 512x288 on %s: hitsr %.3f fps, ffmpeg lanczos %.1f fps (%.4f×); tiles run %d, reused %d",
-		st.Done, m.Backend().Name(), fps, ffFPS, fps/ffFPS, m.TilesRun, m.TilesReused)
-}
 
 // Peak RSS over 1,000 frames stays flat: resident memory sampled at frames 100 … 1000 while
 // the sample (at 64×36) loops through the pipeline; the tiny model keeps this about the
@@ -97,6 +58,86 @@ func BenchmarkRSS1000(b *testing.B) {
 	b.ReportMetric(procStatusMB("VmHWM"), "peak_MB")
 	b.Logf("resident MB by frame: 100:%.0f 300:%.0f 500:%.0f 700:%.0f 1000:%.0f; peak %.0f",
 		rss[100], rss[300], rss[500], rss[700], rss[1000], procStatusMB("VmHWM"))
+}
+
+// Soak: 10,000 frames (the sample looped at 32×18, with its audio, ×2 + ×4, tiny model) with
+// resident memory (after a GC that returns freed heap, so what is left is what is held) and
+// open file descriptors sampled every 500 frames from frame 1,000 on: each sample within ±5 %
+// of their median (a leak grows), and exactly 10,000 frames decoded, done and in each output.
+// The containers are ones without an in-memory index (mp4 keeps one entry per packet until
+// its trailer), so what grows would be the pipeline's.
+func BenchmarkSoak10000(b *testing.B) {
+	fftest.Need(b, "ffmpeg", "ffprobe")
+	const frames, every, warm = 10000, 500, 1000
+	d := b.TempDir()
+	long := filepath.Join(d, "long.mp4")
+	fftest.FFmpeg(b, "-stream_loop", "-1", "-i", sampleClip, "-frames:v", strconv.Itoa(frames), "-vf", "scale=32:18",
+		"-c:v", "libx264", "-preset", "ultrafast", "-c:a", "copy", "-shortest", long)
+	m, err := hitsr.Load(tinyModel, "cpu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	m.Overlap = 0
+	type sample struct{ rss, heap, fds float64 }
+	samples := map[int]sample{}
+	outs := []Output{{URL: filepath.Join(d, "2x.mkv"), Target: hitsr.Target{Scale: 2}, CRF: 18, Preset: "ultrafast"},
+		{URL: filepath.Join(d, "4x.ts"), Target: hitsr.Target{Scale: 4}, CRF: 18, Preset: "ultrafast"}}
+	b.ResetTimer()
+	t0 := time.Now()
+	st, err := Run(context.Background(), m, Options{Input: long, Overwrite: true, Outputs: outs,
+		Progress: func(s Stats) {
+			if s.Done%every == 0 && s.Done >= warm {
+				debug.FreeOSMemory()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				fds, _ := os.ReadDir("/proc/self/fd")
+				samples[s.Done] = sample{procStatusMB("VmRSS"), float64(ms.HeapAlloc) / (1 << 20), float64(len(fds))}
+			}
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(t0)
+	b.StopTimer()
+	if st.Decoded != frames || st.Done != frames || st.Dropped != 0 {
+		b.Fatalf("stats %+v: want exactly %d frames decoded and done", st, frames)
+	}
+	for _, o := range outs {
+		if n := fftest.Probe(b, o.URL).Packets("video"); n != frames {
+			b.Fatalf("%s: %d video packets, want %d", o.URL, n, frames)
+		}
+	}
+	var rss, fds []float64
+	var line strings.Builder
+	for n := warm; n <= frames; n += every {
+		s, ok := samples[n]
+		if !ok {
+			b.Fatalf("no sample at frame %d", n)
+		}
+		rss, fds = append(rss, s.rss), append(fds, s.fds)
+		fmt.Fprintf(&line, " %d:%.1f/%.1f/%.0f", n, s.rss, s.heap, s.fds)
+	}
+	b.Logf("%d frames in %v (%.1f fps); resident MB / Go heap MB / open fds by frame:%s", frames, elapsed.Round(time.Second),
+		frames/elapsed.Seconds(), line.String())
+	for _, c := range []struct {
+		name, metric string
+		v            []float64
+	}{{"resident memory", "rss_spread", rss}, {"open file descriptors", "fds_spread", fds}} {
+		med := median(c.v)
+		lo, hi := slices.Min(c.v), slices.Max(c.v)
+		b.ReportMetric((hi-lo)/med, c.metric)
+		if lo < 0.95*med || hi > 1.05*med {
+			b.Fatalf("%s not flat: %.1f..%.1f around a median of %.1f (±5 %%)", c.name, lo, hi, med)
+		}
+	}
+	b.ReportMetric(median(rss), "rss_median_MB")
+	b.ReportMetric(median(fds), "fds")
+}
+
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	return s[len(s)/2]
 }
 
 // procStatusMB reads a memory line (kB) of /proc/self/status in MB.
