@@ -65,6 +65,9 @@ func TestPlanFiles(t *testing.T) {
 		{"a FIFO, no -y needed", []string{p("fifo")}, false, ""},
 		{"a character device", []string{"/dev/null"}, false, ""},
 		{"the same FIFO twice", []string{p("fifo"), "file:" + p("fifo")}, false, "same file"},
+		{"a missing directory", []string{p("none/2x.mkv")}, false, "cannot write"},
+		{"a file as a directory", []string{p("old.mkv/2x.mkv")}, false, "cannot write"},
+		{"a 256-byte name", []string{p(strings.Repeat("n", 256))}, false, "too long"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			files, err := PlanFiles(in, c.outs, c.overwrite)
@@ -77,8 +80,12 @@ func TestPlanFiles(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), c.want) || kindOf(err) != KindUsage {
-				t.Fatalf("err = %v, want a usage error with %q", err, c.want)
+			kind := KindUsage
+			if strings.HasPrefix(c.want, "cannot write") || c.want == "too long" {
+				kind = KindFailure
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) || kindOf(err) != kind {
+				t.Fatalf("err = %v, want kind %d with %q", err, kind, c.want)
 			}
 		})
 	}

@@ -181,7 +181,7 @@ func (w *output) openEncoder(in *input, ow, oh int) error {
 			w.log.Debug("encoder output", zap.String("text", printed))
 		}
 		if left := dictKeys(d); len(left) > 0 {
-			w.log.Warn("encoder ignored options", zap.String("codec", codec.Name()), zap.Strings("options", left))
+			w.log.Info("encoder ignores options", zap.String("codec", codec.Name()), zap.Strings("options", left))
 		}
 		return "", nil
 	}
