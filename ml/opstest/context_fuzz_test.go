@@ -16,8 +16,9 @@ import (
 // backends. Nothing may panic; an op given a nil required input fails the context naming the op;
 // the first error sticks; and a context without error reads every result it produced.
 func FuzzContext(f *testing.F) {
-	// Seeds in the encoding step reads: op byte, then its operands (pool index ×16; 0x0f nil) and
-	// parameters; "input dtype rank-1 dims-1… seed"; 0x17 Compute, 0x18 read.
+	// Seeds as step decodes them: an op byte, then its operands (pool index × 16; 0x0f is nil)
+	// and parameters. 0x00 is an input (dtype, rank − 1, each side − 1, data seed), 0x1a a
+	// weight, 0x17 Compute, 0x18 a read.
 	for _, s := range []string{
 		"",
 		"00 00 01 01 02 05  00 00 01 01 02 06  08 00 10 00  17 18 20",                         // [2 3] + [2 3]
