@@ -276,6 +276,9 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 		}()
 	}
 	producers.Wait()
+	if stop.Err() != nil && abortCtx.Err() == nil {
+		o.Log.Info("stopped: finalising the outputs", zap.Int64("frames", st.done.Load()))
+	}
 	for _, w := range outs {
 		close(w.ch)
 	}

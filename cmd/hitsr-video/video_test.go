@@ -369,16 +369,31 @@ func TestSignals(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGINT)
 	t0 := time.Now()
 	cmd.Wait()
-	finalise := time.Since(t0)
+	total := time.Since(t0)
+	log := <-stderr
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
-		t.Fatalf("one SIGINT: exit %d, want %d\n%s", code, exitInterrupted, <-stderr)
+		t.Fatalf("one SIGINT: exit %d, want %d\n%s", code, exitInterrupted, log)
 	}
 	if n := len(fftest.FramePts(t, out)); n == 0 || n >= 1440 {
 		t.Fatalf("one SIGINT: %d frames in the finalised output", n)
 	}
-	t.Logf("one SIGINT: finalised and exited %v after the signal", finalise.Round(time.Millisecond))
-	if finalise > 5*time.Second {
-		t.Fatalf("one SIGINT: took %v to finalise", finalise)
+	// the log's own clock: signal received, frames in flight done, outputs finalised
+	at := map[string]time.Time{}
+	for _, l := range strings.Split(log, "\n") {
+		var e struct{ Msg, Ts string }
+		if json.Unmarshal([]byte(l), &e) == nil {
+			ts, _ := time.Parse("2006-01-02T15:04:05.000Z0700", e.Ts)
+			at[strings.Fields(e.Msg)[0]] = ts
+		}
+	}
+	inFlight, finalise := at["stopped:"].Sub(at["stopping:"]), at["interrupted:"].Sub(at["stopped:"])
+	if at["stopping:"].IsZero() || at["stopped:"].IsZero() || at["interrupted:"].IsZero() {
+		t.Fatalf("one SIGINT: log lacks the stop steps:\n%s", log)
+	}
+	t.Logf("one SIGINT: frames in flight done %v after the signal, outputs finalised %v later; exit %v after the signal",
+		inFlight, finalise, total.Round(time.Millisecond))
+	if finalise > 3*time.Second {
+		t.Fatalf("one SIGINT: took %v to finalise after the frames in flight", finalise)
 	}
 
 	fifo, part := filepath.Join(d, "stuck.nut"), filepath.Join(d, "4x.mkv")
