@@ -116,8 +116,11 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	start := time.Now()
 	st, err := p.Run(stop, m)
 	bar.finish()
-	if errors.Is(err, pipeline.ErrInterrupted) {
-		err = fmt.Errorf("%w: the outputs hold the %d frames done", err, st.Done)
+	switch {
+	case errors.Is(err, pipeline.ErrInterrupted) && st.Done == 0:
+		err = fmt.Errorf("%w before the first frame: no output written", err)
+	case errors.Is(err, pipeline.ErrInterrupted):
+		err = fmt.Errorf("%w: the outputs are finalised (frames: %d)", err, st.Done)
 	}
 	if err != nil {
 		return pipelineError(err)
