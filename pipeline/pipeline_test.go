@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -289,4 +290,39 @@ func TestRawStreams(t *testing.T) {
 			Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
 		fftest.SamePts(t, out, fftest.FramePts(t, out), fftest.FramePts(t, filepath.Join(d, "in.h264.ref.mp4")))
 	})
+}
+
+// Abort from another goroutine mid-run: Run returns ErrAborted, and neither the outputs nor
+// their temporary files remain.
+func TestAbort(t *testing.T) {
+	fftest.Need(t, "ffmpeg")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.mkv")
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=50:duration=2", "-c:v", "ffv1", src)
+	p := New(Options{Input: src, Outputs: []Output{fast(filepath.Join(dir, "2x.mkv"), hitsr.Target{Scale: 2}),
+		fast(filepath.Join(dir, "4x.mp4"), hitsr.Target{Scale: 4})}})
+	defer p.Close()
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		p.Abort()
+	}()
+	st, err := p.Run(context.Background(), &slow{})
+	if !errors.Is(err, ErrAborted) || st.Done >= 100 {
+		t.Fatalf("Run: %v after %d frames, want ErrAborted before the end", err, st.Done)
+	}
+	if left := listNames(dir); len(left) != 1 {
+		t.Fatalf("files left: %v", left)
+	}
+}
+
+func listNames(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
 }
