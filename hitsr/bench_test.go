@@ -12,7 +12,8 @@ import (
 )
 
 // benchModels loads the shipped model on each backend in HITSR_BENCH_DEVICES (default
-// "cpu,vulkan:0"; unavailable ones are logged and skipped).
+// "cpu,vulkan:0"; unavailable ones are logged and skipped) and runs fn in each mode (spec
+// names backend and mode).
 func benchModels(b *testing.B, fn func(b *testing.B, spec string, m *Model)) {
 	if _, err := os.Stat(shippedModel); err != nil {
 		b.Skip(err)
@@ -27,7 +28,12 @@ func benchModels(b *testing.B, fn func(b *testing.B, spec string, m *Model)) {
 			b.Logf("%s: %v", spec, err)
 			continue
 		}
-		fn(b, spec, m)
+		for _, mode := range []Mode{Fidelity, Full} {
+			if m.Has(mode) {
+				m.Mode = mode
+				fn(b, spec+"/"+mode.String(), m)
+			}
+		}
 		m.Close()
 	}
 }

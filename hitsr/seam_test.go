@@ -38,6 +38,7 @@ func seamScore(o *imageio.Image, starts []int, T, s int) float64 {
 
 func TestNoSeams(t *testing.T) {
 	m := loadCPU(t, shippedModel)
+	m.Mode = Full // the tiled token path
 	img := smooth(40, 16) // 3 tiles across: boundaries at LR columns 12, 16, 24, 28
 	T := m.Config().Tile
 	starts := Starts(img.W, T, 4)
