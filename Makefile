@@ -33,11 +33,11 @@ test:
 	else echo "skipping train/tests: Debian's python3-torch is not installed (make deps installs it)"; fi
 
 # Compute-core table; the shipped model (output Mpx/s at 360p, one pass ×2+×4 vs ×4); the video
-# pipeline end to end (sample ×2+×4 vs ffmpeg Lanczos, same run) and resident memory over 1,000 frames.
+# pipeline end to end per mode (320×180 real frames → ×2+×4 vs ffmpeg Lanczos, same run), resident memory.
 bench:
 	$(GO) run ./cmd/hitsr-bench
 	$(GO) test ./hitsr -run '^$$' -bench 'OpenBLAS|Upscale360p|OnePass' -benchtime 1x
-	$(GO) test ./pipeline -run '^$$' -bench 'EndToEnd|RSS1000|Soak10000' -benchtime 1x -timeout 60m
+	$(GO) test ./pipeline -run '^$$' -bench 'Modes|RSS1000|Soak10000' -benchtime 1x -timeout 60m
 
 # The main job on the bundled sample clip: ×2 and ×4 from one model pass per frame (out/).
 run:
