@@ -418,11 +418,8 @@ func (c *Context) SetSlice(dst, src *Tensor, dim, start int) {
 			return
 		}
 	}
-	n := &Node{Op: OpSetSlice, Out: dst, In: []*Tensor{src}, P: Params{Dim: dim, Start: start}}
-	if dst.base != nil {
-		n.Out = &Tensor{shape: dst.shape, dtype: dst.dtype, ctx: c, base: dst.base}
-	}
-	c.pending = append(c.pending, n)
+	v := c.views([]*Tensor{dst, src})
+	c.pending = append(c.pending, &Node{Op: OpSetSlice, Out: v[0], In: v[1:], P: Params{Dim: dim, Start: start}})
 }
 
 // Permute reorders axes: result axis i is x's axis perm[i].

@@ -7,6 +7,7 @@ package ml
 import (
 	"fmt"
 	"strings"
+	"weak"
 )
 
 // DType is a tensor element type.
@@ -41,15 +42,25 @@ const MaxRank = 4
 type Storage interface{}
 
 // Tensor is a contiguous row-major array. A tensor is either persistent (weights, created with
-// NewTensor and released with Free) or belongs to a Context (inputs and op results, released
-// when the Context is closed). Op results hold data only after the Context's Compute.
+// NewTensor and released with Free) or belongs to a Context (inputs and op results). Op results
+// hold data only after the Context's Compute; a context tensor's memory is reused once the
+// caller holds no handle to it and no recorded op reads it, else released when the Context
+// is closed.
+//
+// Context tensors handed to the caller are views of an owner the Context keeps (base), and
+// recorded ops reference owners through views of their own, so whether the caller still holds
+// a handle is a question of reachability (see Context.Compute).
 type Tensor struct {
 	shape []int
 	dtype DType
 	ctx   *Context // nil for persistent tensors
-	base  *Tensor  // set for reshaped views; they share the base's storage
+	base  *Tensor  // set for views; they share the base's storage
 	store Storage
-	node  *Node // the op producing this tensor, nil for inputs
+	node  *Node // owner: the op producing this tensor, nil for inputs
+
+	// Owners of context storage only:
+	capacity int                    // elements the store holds (≥ Len: reused memory may be larger)
+	handles  []weak.Pointer[Tensor] // the views given to the caller
 }
 
 // Shape returns the dimensions (a copy).

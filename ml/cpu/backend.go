@@ -5,6 +5,7 @@ package cpu
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -34,11 +35,11 @@ func (*Backend) Close() error      { return nil }
 
 func (*Backend) Alloc(dtype ml.DType, n int) (ml.Storage, error) { return alloc(dtype, n), nil }
 
-// Free leaves tensors to the garbage collector: recycling them through the pools crashed the
-// op suite now and then (a freed tensor still in use somewhere), so only op scratch is pooled.
-func (*Backend) Free(ml.Storage) {}
+// Free returns tensor memory to the pools. Nothing may use it afterwards: a Context clears a
+// freed tensor's storage, and no op's worker outlives the op (see panics).
+func (*Backend) Free(s ml.Storage) { release(s.(*buf)) }
 
-// pools recycles op scratch by exact size (passes repeat the same shapes),
+// pools recycles tensor memory and op scratch by exact size (passes repeat the same shapes),
 // sparing fresh memory's page faults and zeroing.
 var pools sync.Map // poolKey → *sync.Pool of *buf
 
@@ -120,15 +121,16 @@ func roundF16(v []float32) {
 	}
 }
 
+// f, ints and bytesOf are a tensor's elements (its storage may be larger: reused memory).
 func f(t *ml.Tensor) []float32 {
 	if t == nil {
 		return nil
 	}
-	return t.Storage().(*buf).f
+	return t.Storage().(*buf).f[:t.Len()]
 }
 
-func ints(t *ml.Tensor) []int32    { return t.Storage().(*buf).i }
-func bytesOf(t *ml.Tensor) []uint8 { return t.Storage().(*buf).u }
+func ints(t *ml.Tensor) []int32    { return t.Storage().(*buf).i[:t.Len()] }
+func bytesOf(t *ml.Tensor) []uint8 { return t.Storage().(*buf).u[:t.Len()] }
 
 // Execute runs the nodes in order.
 func (be *Backend) Execute(nodes []*ml.Node) error {
@@ -205,15 +207,16 @@ func parallel(n, grain int, fn func(lo, hi int)) {
 		return
 	}
 	var wg sync.WaitGroup
+	var p panics
 	step := (n + workers - 1) / workers
 	for lo := 0; lo < n; lo += step {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(lo+step, n))
+		wg.Go(func() {
+			defer p.catch()
+			fn(lo, min(lo+step, n))
+		})
 	}
 	wg.Wait()
+	p.rethrow()
 }
 
 // threads is how many workers each uses for n items.
@@ -223,7 +226,9 @@ func threads(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
 // w < threads(n) names the worker, for per-worker scratch.
 func each(n int, fn func(w, i int)) {
 	var next atomic.Int64
+	var p panics
 	run := func(w int) {
+		defer p.catch()
 		for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
 			fn(w, i)
 		}
@@ -234,4 +239,30 @@ func each(n int, fn func(w, i int)) {
 	}
 	run(0)
 	wg.Wait()
+	p.rethrow()
+}
+
+// panics holds the first panic of an op's workers. It reaches the op's caller only after every
+// worker has stopped: a worker left running while the caller unwinds (a recovered panic, then
+// the context closed) would write into memory already reused, and a panic on a worker
+// goroutine could not be recovered at all.
+type panics struct {
+	mu  sync.Mutex
+	msg string
+}
+
+func (p *panics) catch() {
+	if r := recover(); r != nil {
+		p.mu.Lock()
+		if p.msg == "" {
+			p.msg = fmt.Sprintf("%v\n%s", r, debug.Stack())
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *panics) rethrow() {
+	if p.msg != "" {
+		panic(p.msg)
+	}
 }

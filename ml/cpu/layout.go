@@ -4,14 +4,13 @@ import "github.com/hitsr/hitsr/ml"
 
 // layout runs the data-movement ops for any dtype.
 func layout(n *ml.Node) {
-	dst := n.Out.Storage().(*buf)
-	switch {
+	switch dst := n.Out.Storage().(*buf); {
 	case dst.f != nil:
-		move(n, dst.f, func(t *ml.Tensor) []float32 { return t.Storage().(*buf).f })
+		move(n, f(n.Out), f)
 	case dst.i != nil:
-		move(n, dst.i, func(t *ml.Tensor) []int32 { return t.Storage().(*buf).i })
+		move(n, ints(n.Out), ints)
 	default:
-		move(n, dst.u, func(t *ml.Tensor) []uint8 { return t.Storage().(*buf).u })
+		move(n, bytesOf(n.Out), bytesOf)
 	}
 }
 

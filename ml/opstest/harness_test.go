@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,6 +128,7 @@ type gen struct {
 	half     bool          // weight() makes F16 tensors
 	contexts []*ml.Context // every context used, closed by done
 	persist  []*ml.Tensor  // persistent tensors, freed by done
+	keep     []*ml.Tensor  // intermediates a case holds to read after its result (TestRecycle)
 	err      error         // first error of an intermediate compute
 }
 
@@ -233,13 +235,19 @@ func runCases(t *testing.T, cases []opCase) {
 	}
 }
 
-// result is a case's output as float64 with its shape, dtype and producing node (reference).
+// result is a case's output as float64 with its shape and dtype; for a reference nearest_code
+// result also its inputs (copies: the context is closed after the case).
 type result struct {
 	v     []float64
 	shape []int
 	dtype ml.DType
-	node  *ml.Node
-	ref   *RefBackend
+	codes *codeInputs
+}
+
+// codeInputs are nearest_code's rows x [M, C] and codebook [V, C].
+type codeInputs struct {
+	x, cb []float64
+	c, v  int
 }
 
 // evalRef runs a case on the reference backend.
@@ -251,7 +259,11 @@ func evalRef(c opCase, seed uint64, half bool) (result, error) {
 	if g.compute(); g.err != nil {
 		return result{}, fmt.Errorf("reference: %w", g.err)
 	}
-	return result{append([]float64(nil), rb.Values(out)...), out.Shape(), out.DType(), rb.Producer(out), rb}, nil
+	r := result{v: slices.Clone(rb.Values(out)), shape: out.Shape(), dtype: out.DType()}
+	if n := rb.Producer(out); n != nil && n.Op == ml.OpNearestCode {
+		r.codes = &codeInputs{slices.Clone(rb.Values(n.In[0])), slices.Clone(rb.Values(n.In[1])), n.In[0].Dim(1), n.In[1].Dim(0)}
+	}
+	return r, nil
 }
 
 // eval runs a case on a backend whose allocations are poisoned.
@@ -262,29 +274,35 @@ func eval(b ml.Backend, c opCase, seed uint64) (result, error) {
 	if g.err != nil {
 		return result{}, g.err
 	}
-	r := result{shape: out.Shape(), dtype: out.DType()}
+	v, err := values(g.ctx, out)
+	return result{v: v, shape: out.Shape(), dtype: out.DType()}, err
+}
+
+// values reads a tensor of any dtype as float64.
+func values(c *ml.Context, t *ml.Tensor) ([]float64, error) {
+	var out []float64
 	var err error
-	switch out.DType() {
+	switch t.DType() {
 	case ml.I32:
 		var v []int32
-		v, err = g.ctx.Int32s(out)
+		v, err = c.Int32s(t)
 		for _, x := range v {
-			r.v = append(r.v, float64(x))
+			out = append(out, float64(x))
 		}
 	case ml.U8:
 		var v []uint8
-		v, err = g.ctx.Uint8s(out)
+		v, err = c.Uint8s(t)
 		for _, x := range v {
-			r.v = append(r.v, float64(x))
+			out = append(out, float64(x))
 		}
 	default:
 		var v []float32
-		v, err = g.ctx.Floats(out)
+		v, err = c.Floats(t)
 		for _, x := range v {
-			r.v = append(r.v, float64(x))
+			out = append(out, float64(x))
 		}
 	}
-	return r, err
+	return out, err
 }
 
 // check runs one case on b and compares it with the reference. A panic (in ml, a backend
@@ -326,7 +344,7 @@ func compare(got, want result, exact bool, tol float64) error {
 	switch {
 	case want.dtype == ml.U8:
 		return compareAbs(got, want, 1)
-	case want.dtype == ml.I32 && want.node != nil && want.node.Op == ml.OpNearestCode:
+	case want.codes != nil:
 		return compareCodes(got, want)
 	case want.dtype == ml.I32 || exact:
 		return compareAbs(got, want, 0)
@@ -397,9 +415,7 @@ func compareAbs(got, want result, tol float64) error {
 // compareCodes accepts a different code only if its distance is within 1e-5 (relative) of
 // the best one's.
 func compareCodes(got, want result) error {
-	n := want.node
-	x, cb := want.ref.Values(n.In[0]), want.ref.Values(n.In[1])
-	c, v := n.In[0].Dim(1), n.In[1].Dim(0)
+	x, cb, c, v := want.codes.x, want.codes.cb, want.codes.c, want.codes.v
 	for m, w := range want.v {
 		g := int(got.v[m])
 		if g == int(w) {

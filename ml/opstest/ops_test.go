@@ -532,77 +532,78 @@ func TestYUV(t *testing.T) {
 }
 
 // TestChains records multi-op graphs, compared with the composed reference.
-func TestChains(t *testing.T) {
-	runCases(t, []opCase{
-		{name: "conv_groupnorm_silu_conv_residual_upsample", half: true, build: func(g *gen) *ml.Tensor {
-			c := g.ctx
-			x := g.f32(1, 8, 9, 11)
-			h := c.Conv2D(x, g.weight(16, 8, 3, 3), g.f32(16), 1, 1)
-			h = c.SiLU(c.GroupNorm(h, 4, g.uniform(0.5, 1.5, 16), g.f32(16), 1e-5))
-			h = c.Conv2D(h, g.weight(8, 16, 3, 3), g.f32(8), 1, 1)
-			return c.Upsample(c.Add(x, h), 18, 22, ml.Bilinear)
-		}},
-		{name: "transformer_block", build: func(g *gen) *ml.Tensor {
-			const T, C, H, D = 10, 32, 2, 16
-			c := g.ctx
-			x := g.f32(1, T, C)
-			qkv := c.Linear(c.LayerNorm(x, g.uniform(0.5, 1.5, C), g.f32(C), 1e-6), g.uniform(-0.3, 0.3, 3*C, C), g.f32(3*C))
-			heads := c.Reshape(c.Permute(c.Reshape(qkv, T, 3*H, D), 1, 0, 2), 1, 3*H, T, D) // [1, 3H, T, D]
-			q, k, v := c.Slice(heads, 1, 0, H), c.Slice(heads, 1, H, 2*H), c.Slice(heads, 1, 2*H, 3*H)
-			lim := c.Input(ml.I32, []int{T}, ml.BlockCausalLimits([]int{1, 3, 6}, 0, T))
-			a := c.Attention(q, k, v, lim, T, 1/float32(math.Sqrt(D)))
-			a = c.Reshape(c.Permute(c.Reshape(a, H, T, D), 1, 0, 2), 1, -1, C)
-			x = c.Add(x, c.Linear(a, g.uniform(-0.3, 0.3, C, C), nil))
-			m := c.GELU(c.Linear(x, g.uniform(-0.3, 0.3, 4*C, C), g.f32(4*C)))
-			return c.Add(x, c.Linear(m, g.uniform(-0.2, 0.2, C, 4*C), g.f32(C)))
-		}},
-		{name: "espcn_frame_x4_over_bicubic", half: true, build: func(g *gen) *ml.Tensor {
-			// A whole odd-sized frame: 5×5 conv, ReLU, 3×3 conv, ReLU, 3×3 conv to 3·4² channels,
-			// pixel shuffle ×4, added to the bicubic ×4 upsample.
-			const H, W = 23, 37
-			c := g.ctx
-			x := g.uniform(0, 1, 1, 3, H, W)
-			h := c.ReLU(c.Conv2D(x, g.weight(16, 3, 5, 5), g.f32(16), 1, 2))
-			h = c.ReLU(c.Conv2D(h, g.weight(8, 16, 3, 3), g.f32(8), 1, 1))
-			h = c.PixelShuffle(c.Conv2D(h, g.weight(48, 8, 3, 3), g.f32(48), 1, 1), 4)
-			return c.Add(h, c.Upsample(x, 4*H, 4*W, ml.Bicubic))
-		}},
-		{name: "vq_quantize_residual", build: func(g *gen) *ml.Tensor {
-			c := g.ctx
-			x, cb := g.f32(17, 8), g.f32(33, 8)
-			q := c.Gather(cb, c.NearestCode(x, cb))
-			return c.Mul(c.Sub(x, q), c.Softmax(x))
-		}},
-		{name: "yuv_to_rgb_bicubic2x_to_yuv", build: func(g *gen) *ml.Tensor {
-			const w, h = 9, 7
-			frame := make([]uint8, ml.YUV420Size(w, h))
-			for i := range frame {
-				frame[i] = uint8(g.rng.IntN(256))
-			}
-			cs := ml.ColorSpec{Matrix: ml.BT709}
-			rgb := g.ctx.YUV420ToRGB(g.ctx.Input(ml.U8, []int{len(frame)}, frame), w, h, cs)
-			return g.ctx.RGBToYUV420(g.ctx.Upsample(rgb, 2*h, 2*w, ml.Bicubic), cs)
-		}},
-		{name: "kv_cache_two_steps", build: func(g *gen) *ml.Tensor {
-			// A persistent cache (NaN beyond what is written) filled over two contexts, then
-			// block-causal attention over the 14 positions in use.
-			const B, H, D, Tmax, T1, T2 = 1, 2, 16, 24, 9, 5
-			nan := make([]float32, B*H*Tmax*D)
-			for i := range nan {
-				nan[i] = float32(math.NaN())
-			}
-			kc := g.persistent(ml.F32, []int{B, H, Tmax, D}, nan)
-			vc := g.persistent(ml.F32, []int{B, H, Tmax, D}, nan)
-			g.ctx.SetSlice(kc, g.f32(B, H, T1, D), 2, 0)
-			g.ctx.SetSlice(vc, g.f32(B, H, T1, D), 2, 0)
-			g.compute()
-			g.next()
-			g.ctx.SetSlice(kc, g.f32(B, H, T2, D), 2, T1)
-			g.ctx.SetSlice(vc, g.f32(B, H, T2, D), 2, T1)
-			lim := g.ctx.Input(ml.I32, []int{T2}, ml.BlockCausalLimits([]int{4, 5, 3, 2}, T1, T2))
-			return g.ctx.Attention(g.f32(B, H, T2, D), kc, vc, lim, T1+T2, 0.25)
-		}},
-	})
+func TestChains(t *testing.T) { runCases(t, chains) }
+
+// chains are multi-op graphs (TestChains, TestRecycle).
+var chains = []opCase{
+	{name: "conv_groupnorm_silu_conv_residual_upsample", half: true, build: func(g *gen) *ml.Tensor {
+		c := g.ctx
+		x := g.f32(1, 8, 9, 11)
+		h := c.Conv2D(x, g.weight(16, 8, 3, 3), g.f32(16), 1, 1)
+		h = c.SiLU(c.GroupNorm(h, 4, g.uniform(0.5, 1.5, 16), g.f32(16), 1e-5))
+		h = c.Conv2D(h, g.weight(8, 16, 3, 3), g.f32(8), 1, 1)
+		return c.Upsample(c.Add(x, h), 18, 22, ml.Bilinear)
+	}},
+	{name: "transformer_block", build: func(g *gen) *ml.Tensor {
+		const T, C, H, D = 10, 32, 2, 16
+		c := g.ctx
+		x := g.f32(1, T, C)
+		qkv := c.Linear(c.LayerNorm(x, g.uniform(0.5, 1.5, C), g.f32(C), 1e-6), g.uniform(-0.3, 0.3, 3*C, C), g.f32(3*C))
+		heads := c.Reshape(c.Permute(c.Reshape(qkv, T, 3*H, D), 1, 0, 2), 1, 3*H, T, D) // [1, 3H, T, D]
+		q, k, v := c.Slice(heads, 1, 0, H), c.Slice(heads, 1, H, 2*H), c.Slice(heads, 1, 2*H, 3*H)
+		lim := c.Input(ml.I32, []int{T}, ml.BlockCausalLimits([]int{1, 3, 6}, 0, T))
+		a := c.Attention(q, k, v, lim, T, 1/float32(math.Sqrt(D)))
+		a = c.Reshape(c.Permute(c.Reshape(a, H, T, D), 1, 0, 2), 1, -1, C)
+		x = c.Add(x, c.Linear(a, g.uniform(-0.3, 0.3, C, C), nil))
+		m := c.GELU(c.Linear(x, g.uniform(-0.3, 0.3, 4*C, C), g.f32(4*C)))
+		return c.Add(x, c.Linear(m, g.uniform(-0.2, 0.2, C, 4*C), g.f32(C)))
+	}},
+	{name: "espcn_frame_x4_over_bicubic", build: func(g *gen) *ml.Tensor {
+		// A whole odd-sized frame: 5×5 conv, ReLU, 3×3 conv, ReLU, 3×3 conv to 3·4² channels,
+		// pixel shuffle ×4, added to the bicubic ×4 upsample.
+		const H, W = 23, 37
+		c := g.ctx
+		x := g.uniform(0, 1, 1, 3, H, W)
+		h := c.ReLU(c.Conv2D(x, g.weight(16, 3, 5, 5), g.f32(16), 1, 2))
+		h = c.ReLU(c.Conv2D(h, g.weight(8, 16, 3, 3), g.f32(8), 1, 1))
+		h = c.PixelShuffle(c.Conv2D(h, g.weight(48, 8, 3, 3), g.f32(48), 1, 1), 4)
+		return c.Add(h, c.Upsample(x, 4*H, 4*W, ml.Bicubic))
+	}},
+	{name: "vq_quantize_residual", build: func(g *gen) *ml.Tensor {
+		c := g.ctx
+		x, cb := g.f32(17, 8), g.f32(33, 8)
+		q := c.Gather(cb, c.NearestCode(x, cb))
+		return c.Mul(c.Sub(x, q), c.Softmax(x))
+	}},
+	{name: "yuv_to_rgb_bicubic2x_to_yuv", build: func(g *gen) *ml.Tensor {
+		const w, h = 9, 7
+		frame := make([]uint8, ml.YUV420Size(w, h))
+		for i := range frame {
+			frame[i] = uint8(g.rng.IntN(256))
+		}
+		cs := ml.ColorSpec{Matrix: ml.BT709}
+		rgb := g.ctx.YUV420ToRGB(g.ctx.Input(ml.U8, []int{len(frame)}, frame), w, h, cs)
+		return g.ctx.RGBToYUV420(g.ctx.Upsample(rgb, 2*h, 2*w, ml.Bicubic), cs)
+	}},
+	{name: "kv_cache_two_steps", build: func(g *gen) *ml.Tensor {
+		// A persistent cache (NaN beyond what is written) filled over two contexts, then
+		// block-causal attention over the 14 positions in use.
+		const B, H, D, Tmax, T1, T2 = 1, 2, 16, 24, 9, 5
+		nan := make([]float32, B*H*Tmax*D)
+		for i := range nan {
+			nan[i] = float32(math.NaN())
+		}
+		kc := g.persistent(ml.F32, []int{B, H, Tmax, D}, nan)
+		vc := g.persistent(ml.F32, []int{B, H, Tmax, D}, nan)
+		g.ctx.SetSlice(kc, g.f32(B, H, T1, D), 2, 0)
+		g.ctx.SetSlice(vc, g.f32(B, H, T1, D), 2, 0)
+		g.compute()
+		g.next()
+		g.ctx.SetSlice(kc, g.f32(B, H, T2, D), 2, T1)
+		g.ctx.SetSlice(vc, g.f32(B, H, T2, D), 2, T1)
+		lim := g.ctx.Input(ml.I32, []int{T2}, ml.BlockCausalLimits([]int{4, 5, 3, 2}, T1, T2))
+		return g.ctx.Attention(g.f32(B, H, T2, D), kc, vc, lim, T1+T2, 0.25)
+	}},
 }
 
 func TestBlockCausalLimits(t *testing.T) {
