@@ -26,11 +26,12 @@ case " $PARTS " in *" tokens "*)
 	TOK=$TOK TR=$TR sh train/finalize.sh
 esac
 case " $PARTS " in *" backbone "*)
-	# The shipped backbone's schedule: a 40000-step cosine stopped at 1600 and re-planned to end at
-	# 20000, L2 from step 17500 (docs/training.md). --snapshot '' : start from scratch, not from the
-	# committed snapshot.
+	# The shipped backbone's schedule, re-planned twice to fit the session's wall time: a cosine
+	# over 40000 steps stopped at 1600, over 20000 stopped at 6400, then over 12000 with L2 from
+	# step 10800 (docs/training.md). --snapshot '': from scratch, not from the committed snapshot.
 	backbone() { $PY train/train_backbone.py --run train/runs/bb --snapshot '' "$@" 2>&1 | tee -a train/runs/bb.out; }
 	backbone --steps 40000 --until 1600
-	backbone --steps 20000 --l2-from 17500
+	backbone --steps 20000 --until 6400
+	backbone --steps 12000 --l2-from 10800
 	sh train/finalize_backbone.sh
 esac
