@@ -1,4 +1,4 @@
-# hitsr — see README.md. Targets: deps shaders build test bench run fuzz.
+# hitsr — see README.md. Targets: deps shaders build test bench run fuzz train-pack device-check.
 GO      ?= go
 DEBS    := build-essential pkg-config libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
            libswresample-dev libavdevice-dev ffmpeg libvulkan-dev mesa-vulkan-drivers glslc \
@@ -6,7 +6,7 @@ DEBS    := build-essential pkg-config libavcodec-dev libavformat-dev libavfilter
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: deps shaders build test bench run fuzz
+.PHONY: deps shaders build test bench run fuzz train-pack device-check
 
 # Installs the Debian packages that are missing (Debian 12; needs root or sudo).
 deps:
@@ -54,3 +54,14 @@ fuzz:
 			$(GO) test $$(dirname $$f) -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 20x || exit 1; \
 		done; \
 	done
+
+# The packed backbone training set the GPU device check carries (train/pack_backbone.py: tiles of
+# the T91 + BSD200 training pairs, lossless, at most PACK_MB MB); docs/training.md.
+PACK_MB ?= 30
+train-pack:
+	/usr/bin/python3 train/pack_backbone.py --out .devcheck/backbone_pack.npz --mb $(PACK_MB)
+
+# Prepares the GPU device check (scripts/device-check.sh) here: prebuilt test and bench binaries,
+# their libraries, the Vulkan loader packages (.gl), the pack; then checks the size that travels.
+device-check:
+	PACK_MB=$(PACK_MB) bash scripts/device-prep.sh

@@ -6,6 +6,7 @@ weights, fresh optimiser moments). The learning rate is a cosine over --steps; -
 early with a checkpoint, so a long schedule runs as several sessions.
 """
 import argparse
+import json
 import math
 import os
 import sys
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hitsr.backbone import Backbone, BackboneConfig
+from hitsr.backbone import Backbone, BackboneConfig, bicubic_up
 from hitsr.data import load_train, modcrop
 from hitsr.protocol import degrade, resize_float
 from hitsr.util import EMA, Logger, save_atomic, setup_threads
@@ -99,7 +100,28 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ckpt-every", type=int, default=200)
     ap.add_argument("--max-minutes", type=float, default=0)
+    # Device options (docs/training.md, "GPU device check"). Left at their defaults, the run above is
+    # unchanged; any of them runs main_device() instead.
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda (channels-last, fp32 master weights)")
+    ap.add_argument("--amp", choices=["none", "bf16"], default="none",
+                    help="autocast the trunk and head convs to bf16 (bicubic skip, sums and losses stay fp32)")
+    ap.add_argument("--pack", default="", help="sample crops from a packed set (train/pack_backbone.py) on the device")
+    ap.add_argument("--val-tiles", type=int, default=0,
+                    help="with --pack: hold out its last N tiles (-1: the pack's held-out images); PSNR-Y of the EMA "
+                         "on them at the start and end")
+    ap.add_argument("--minutes", type=float, default=0,
+                    help="wall-time budget: the cosine runs over this time from the start step (after --warmup "
+                         "steps of warm-up), so the step count is set by the device's speed; then stop with a checkpoint")
+    ap.add_argument("--deadline", type=float, default=0,
+                    help="as --minutes, the budget ending at this Unix time (counted from the training loop's start)")
+    ap.add_argument("--l2-frac", type=float, default=0,
+                    help="with --minutes / --deadline: L2 instead of L1 from this fraction of the budget on")
+    ap.add_argument("--warmup", type=int, default=200, help="with --minutes: warm-up steps counted from the start step")
+    ap.add_argument("--ckpt-seconds", type=float, default=60, help="with --minutes: checkpoint every N seconds")
+    ap.add_argument("--summary", default="", help="write a JSON summary of the run (steps, speed, losses, PSNR)")
     a = ap.parse_args()
+    if (a.device, a.amp, a.pack, a.val_tiles, a.minutes, a.deadline, a.summary) != ("cpu", "none", "", 0, 0, 0, ""):
+        return main_device(a)
     nth = setup_threads()
     os.makedirs(a.run, exist_ok=True)
     ck = os.path.join(a.run, "ckpt.pt")
@@ -160,6 +182,188 @@ def main():
         if done:
             break
     print("done", step, flush=True)
+
+
+def _cpu(obj):
+    """A state (nested dicts / lists of tensors) on the CPU, contiguous: loadable anywhere."""
+    if torch.is_tensor(obj):
+        return obj.detach().to("cpu").contiguous()
+    if isinstance(obj, dict):
+        return {k: _cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu(v) for v in obj)
+    return obj
+
+
+def device_forward(net, x, scales, amp):
+    """Backbone.forward with the trunk and head convs under autocast (amp: a dtype or None) and the
+    bicubic skip, pixel shuffle and sums in fp32; equal to net(x, scales) when amp is None."""
+    with torch.autocast(device_type=x.device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
+        t = net.features(x)
+        ys = {s: net.heads[str(s)](t) for s in scales}
+    out = {}
+    for s in scales:
+        y = ys[s].float()
+        out[s] = x + y if s == 1 else bicubic_up(x, s) + F.pixel_shuffle(y, s)
+    return out
+
+
+@torch.no_grad()
+def val_psnr(net, tiles, n, dev):
+    """Mean PSNR-Y (BT.601 of 8-bit-rounded RGB, s px shaved, hitsr/evaluate.py's) of net and of the
+    protocol bicubic on the last n tiles of a pack, whole tiles at ×2 and ×4."""
+    from hitsr.protocol import bicubic_baseline
+
+    def y8(img):
+        a = (img.clamp(0, 1) * 255).round().double()
+        return 16 + (65.481 * a[:, 0] + 128.553 * a[:, 1] + 24.966 * a[:, 2]) / 255.0
+
+    def psnr(o, hr, s):
+        mse = ((y8(o) - y8(hr))[:, s:-s, s:-s] ** 2).mean(dim=(1, 2))
+        return float((10 * torch.log10(255.0 ** 2 / mse.clamp_min(1e-12))).mean())
+
+    t = lambda k: torch.from_numpy(np.ascontiguousarray(tiles[k][-n:])).to(dev).permute(0, 3, 1, 2).float() / 255
+    hr, res = t("hr"), {}
+    for s in (2, 4):
+        lr = t(f"lr{s}")
+        res[f"x{s}"] = round(psnr(torch.cat([net(lr[i:i + 64], scales=[s])[s] for i in range(0, n, 64)]), hr, s), 3)
+        res[f"x{s}_bicubic"] = round(psnr(bicubic_baseline(lr.cpu(), *hr.shape[-2:]).to(dev), hr, s), 3)
+    return res
+
+
+def main_device(a):
+    """The device path (--device / --amp / --pack / --minutes): same model, losses, EMA and checkpoint
+    format as main(); crops from a pack are gathered on the device; snapshots are saved on the CPU."""
+    from hitsr import pack as packmod
+
+    nth = setup_threads()
+    dev = torch.device(a.device)
+    amp = torch.bfloat16 if a.amp == "bf16" else None
+    cuda = dev.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    os.makedirs(a.run, exist_ok=True)
+    ck = os.path.join(a.run, "ckpt.pt")
+    torch.manual_seed(a.seed)
+    cfg = BackboneConfig(ch=a.ch, blocks=a.blocks)
+    net = Backbone(cfg).to(dev)
+    if cuda:
+        net = net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+    tiles = None
+    if a.pack:
+        tiles, meta = packmod.load(a.pack)
+        if a.val_tiles < 0:
+            a.val_tiles = meta.get("val_tiles", 0)
+        sampler = packmod.PackSampler(tiles, a.seed, dev, hold_out=a.val_tiles)
+        print(f"pack {a.pack}: {sampler.n} training tiles (+{a.val_tiles} held out) of {meta['tile']} px, "
+              f"{meta['hr_mpx']} HR Mpx from {meta['source']}", flush=True)
+    else:
+        sampler = PairSampler(build_pairs(load_train(), os.path.join(a.run, "..", "backbone_pairs.npz")), a.seed)
+    ema = EMA(net, a.ema)
+    step, start = 0, "scratch"
+    if os.path.exists(ck):
+        s = torch.load(ck, map_location="cpu", weights_only=False)
+        net.load_state_dict(s["model"]); opt.load_state_dict(s["opt"]); ema.shadow = s["ema"]
+        sampler.rng.bit_generator.state = s["sampler"]; torch.set_rng_state(s["torch_rng"]); step = s["step"]
+        start = f"{ck} step {step}"
+    elif a.snapshot and os.path.exists(a.snapshot):
+        s = torch.load(a.snapshot, map_location="cpu", weights_only=False)
+        assert BackboneConfig.from_json(s["cfg"]) == cfg, "snapshot config differs"
+        net.load_state_dict(s["model"]); ema.shadow = s["ema"]; step = s["step"]
+        sampler.rng = np.random.default_rng([a.seed, step])
+        start = f"snapshot {a.snapshot} step {step} (fresh optimiser moments)"
+    ema.shadow = {k: v.to(dev) for k, v in ema.shadow.items()}
+    print(f"device={dev} ({torch.cuda.get_device_name(dev) if cuda else 'cpu'}) amp={a.amp} threads={nth} "
+          f"batch={a.batch} start={start} params={sum(p.numel() for p in net.parameters())} cfg={cfg.to_json()}",
+          flush=True)
+    log = Logger(os.path.join(a.run, "log.jsonl"))
+    ema_net = lambda: ema.copy_to(net).eval()
+    val0 = val_psnr(ema_net(), tiles, a.val_tiles, dev) if tiles is not None and a.val_tiles else None
+    if val0:
+        print("held-out tiles, EMA at start:", val0, flush=True)
+    fkeys = [k for k, v in ema.shadow.items() if v.dtype.is_floating_point]
+
+    def save():
+        save_atomic(dict(model=_cpu(net.state_dict()), opt=_cpu(opt.state_dict()), ema=_cpu(ema.shadow), step=step,
+                         sampler=sampler.rng.bit_generator.state, torch_rng=torch.get_rng_state(),
+                         cfg=cfg.to_json(), args=vars(a)), ck)
+        save_atomic(dict(model=_cpu(net.state_dict()), ema=_cpu(ema.shadow), cfg=cfg.to_json(), step=step),
+                    os.path.join(a.run, "snapshot.pt"))
+
+    t0, step0, last_ck = time.time(), step, time.time()
+    timed = bool(a.minutes or a.deadline)
+    budget = min(x for x in (a.minutes * 60 if a.minutes else None, a.deadline - t0 if a.deadline else None) if x is not None) \
+        if timed else 0
+    if timed:
+        print(f"wall-time budget {budget:.0f} s", flush=True)
+    end = min(a.steps, a.until or a.steps)
+    hist = []
+    while timed or step < end:
+        el = time.time() - t0
+        lossf = F.mse_loss if (a.l2_from and step >= a.l2_from) or (timed and a.l2_frac and el >= a.l2_frac * budget) \
+            else F.l1_loss
+        if timed:
+            lr = a.lr * min(1.0, (step - step0 + 1) / a.warmup) * \
+                (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, el / max(budget, 1e-9)))))
+        else:
+            lr = a.lr * min(1.0, (step + 1) / 500) * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        lr2, hr2, _ = sampler.batch(a.batch, 2, a.px2)
+        lr4, hr4, lr4f = sampler.batch(a.batch, 4, a.px4)
+        lr2, hr2, lr4, hr4, lr4f = (t.to(dev, non_blocking=True) for t in (lr2, hr2, lr4, hr4, lr4f))
+        if cuda:
+            lr2, lr4 = lr2.contiguous(memory_format=torch.channels_last), lr4.contiguous(memory_format=torch.channels_last)
+        o2 = device_forward(net, lr2, [2], amp)[2]
+        o4 = device_forward(net, lr4, [1, 4], amp)
+        l2, l4, l1 = lossf(o2, hr2), lossf(o4[4], hr4), lossf(o4[1], lr4f)
+        loss = l2 + l4 + l1
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        d = min(a.ema, (1 + step) / (10 + step))
+        with torch.no_grad():  # EMA.update, batched: the same arithmetic in a few kernels
+            sh, cur = [ema.shadow[k] for k in fkeys], net.state_dict()
+            torch._foreach_mul_(sh, d)
+            torch._foreach_add_(sh, [cur[k].detach() for k in fkeys], alpha=1 - d)
+        if step % 20 == 0:
+            el = time.time() - t0
+            rec = dict(step=step, lr=lr, loss=float(loss), x1=float(l1), x2=float(l2), x4=float(l4),
+                       sps=round((step - step0) / el, 3))
+            log.log(**rec)
+            hist.append(rec)
+            if step % 200 == 0:
+                print(rec, flush=True)
+        now = time.time()
+        done = (now - t0 >= budget) if timed else \
+            (step == end or (a.max_minutes and now - t0 > a.max_minutes * 60))
+        if done or (now - last_ck >= a.ckpt_seconds if timed else step % a.ckpt_every == 0):
+            save()
+            last_ck = time.time()
+        if done:
+            break
+    wall = time.time() - t0
+    print("done", step, flush=True)
+    res = dict(device=str(dev), gpu=torch.cuda.get_device_name(dev) if cuda else None, torch=torch.__version__,
+               amp=a.amp, batch=a.batch, px2=a.px2, px4=a.px4, lr=a.lr, start=start, start_step=step0,
+               end_step=step, steps=step - step0, wall_s=round(wall, 1),
+               steps_per_s=round((step - step0) / max(wall, 1e-9), 3),
+               crops_per_s=round(2 * a.batch * (step - step0) / max(wall, 1e-9), 1), pack=a.pack or None,
+               last=({k: round(sum(r[k] for r in hist[-10:]) / len(hist[-10:]), 6) for k in ("loss", "x1", "x2", "x4")}
+                     if hist else None))
+    if val0:
+        res["val_tiles"], res["val_start"] = a.val_tiles, val0
+        res["val_end"] = val_psnr(ema_net(), tiles, a.val_tiles, dev)
+        print("held-out tiles, EMA at end:", res["val_end"], flush=True)
+    if cuda:
+        res["max_mem_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2 ** 30, 2)
+    if a.summary:
+        with open(a.summary, "w") as f:
+            json.dump(res, f, indent=1)
+    print("summary", json.dumps(res), flush=True)
 
 
 if __name__ == "__main__":
