@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"time"
@@ -32,6 +33,8 @@ type input struct {
 	firstPts int64
 	lastPts  int64
 	lastDur  int64
+	lo, hi   int64 // frames kept: pts in [lo, hi) (a plan's segment; default all)
+	past     bool  // a frame at or after hi was decoded: nothing more to keep
 }
 
 // defaultFPS is the frame rate of a stream that states none (FFmpeg's default for raw streams).
@@ -64,7 +67,7 @@ func inputURL(u string) string {
 }
 
 func openInput(url, format string, log *zap.Logger) (*input, error) {
-	in := &input{name: url, log: log, firstPts: astiav.NoPtsValue, lastPts: astiav.NoPtsValue}
+	in := &input{name: url, log: log, firstPts: astiav.NoPtsValue, lastPts: astiav.NoPtsValue, lo: math.MinInt64, hi: math.MaxInt64}
 	if url == "" {
 		return nil, errf(KindUsage, "no input")
 	}
@@ -193,6 +196,13 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 			if err != nil {
 				return errf(KindInput, "%s: decoding: %v", in.name, err)
 			}
+			if pts := bestEffortPts(frame); pts != astiav.NoPtsValue && (pts < in.lo || pts >= in.hi) {
+				frame.Unref() // outside the segment: not converted
+				if in.past = pts >= in.hi; in.past {
+					return nil
+				}
+				continue
+			}
 			j, err := in.toJob(frame)
 			frame.Unref()
 			if err != nil {
@@ -222,7 +232,7 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 		}
 		return nil
 	}
-	for stop.Err() == nil && abort.Err() == nil && (maxFrames <= 0 || int(st.decoded.Load()) < maxFrames) {
+	for stop.Err() == nil && abort.Err() == nil && !in.past && (maxFrames <= 0 || int(st.decoded.Load()) < maxFrames) {
 		err := in.fc.ReadFrame(pkt)
 		if errors.Is(err, astiav.ErrEof) {
 			break
@@ -255,7 +265,7 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 			return err
 		}
 	}
-	if abort.Err() != nil {
+	if abort.Err() != nil || in.past {
 		return nil
 	}
 	if err := in.dec.SendPacket(nil); err != nil && !errors.Is(err, astiav.ErrEof) {

@@ -60,21 +60,9 @@ func newOutput(in *input, spec Output, file *File, o Options) (_ *output, err er
 	if err != nil {
 		return nil, errf(KindUsage, "%s: %v", spec.URL, err)
 	}
-	url, format := spec.URL, spec.Format
-	if url == "-" {
-		url = "pipe:1"
-		if format == "" {
-			format = "nut"
-		}
-	}
-	if format == "" {
-		format = guessFormat(url) // from the name given, not the temporary one
-	}
-	if format == "" {
-		return nil, errf(KindUsage, "%s: cannot tell the container from the name (use a known extension, or --format)", spec.URL)
-	}
-	if astiav.FindOutputFormat(format) == nil {
-		return nil, errf(KindUsage, "%s: unknown container format %q", spec.URL, format)
+	url, format, err := containerFormat(spec)
+	if err != nil {
+		return nil, err
 	}
 	if file != nil {
 		if _, err := file.Create(); err != nil {
@@ -88,27 +76,62 @@ func newOutput(in *input, spec Output, file *File, o Options) (_ *output, err er
 	if err := w.openEncoder(in, ow, oh); err != nil {
 		return nil, err
 	}
-	w.addSideStreams(in)
-	copyMetadata(w.oc, in.fc)
-	if !w.oc.OutputFormat().Flags().Has(astiav.IOFormatFlagNofile) {
-		if w.ioc, err = astiav.OpenIOContext(url, astiav.NewIOContextFlags(astiav.IOContextFlagWrite)); err != nil {
-			return nil, errf(KindFailure, "%s: cannot open for writing: %v", spec.URL, err)
+	if o.Segment != nil {
+		if err := w.segmentContainer(url, o.Segment); err != nil {
+			return nil, err
 		}
-		w.oc.SetPb(w.ioc)
+	} else {
+		w.addSideStreams(in)
+		copyMetadata(w.oc, in.fc)
 	}
-	opts := astiav.NewDictionary()
-	defer opts.Free()
-	if name := w.oc.OutputFormat().Name(); file != nil && !file.direct() && (strings.Contains(name, "mp4") || name == "mov") {
-		opts.Set("movflags", "+faststart", astiav.NewDictionaryFlags())
-	}
-	mark := avMark()
-	if err := w.oc.WriteHeader(opts); err != nil {
-		return nil, errf(KindFailure, "%s: cannot write the header: %s", spec.URL, explain(err, mark))
+	if err := w.writeHeader(url); err != nil {
+		return nil, err
 	}
 	w.pkt = astiav.AllocPacket()
 	w.log.Debug("output", zap.String("container", w.oc.OutputFormat().Name()),
 		zap.String("codec", w.enc.String()), zap.Int("width", ow), zap.Int("height", oh))
 	return w, nil
+}
+
+// containerFormat is the URL FFmpeg writes an output to and its muxer's name.
+func containerFormat(spec Output) (url, format string, err error) {
+	url, format = spec.URL, spec.Format
+	if url == "-" {
+		url = "pipe:1"
+		if format == "" {
+			format = "nut"
+		}
+	}
+	if format == "" {
+		format = guessFormat(url) // from the name given, not the temporary one
+	}
+	if format == "" {
+		return "", "", errf(KindUsage, "%s: cannot tell the container from the name (use a known extension, or --format)", spec.URL)
+	}
+	if astiav.FindOutputFormat(format) == nil {
+		return "", "", errf(KindUsage, "%s: unknown container format %q", spec.URL, format)
+	}
+	return url, format, nil
+}
+
+// writeHeader opens url for writing (unless the muxer does its own I/O) and writes the header.
+func (w *output) writeHeader(url string) (err error) {
+	if !w.oc.OutputFormat().Flags().Has(astiav.IOFormatFlagNofile) {
+		if w.ioc, err = astiav.OpenIOContext(url, astiav.NewIOContextFlags(astiav.IOContextFlagWrite)); err != nil {
+			return errf(KindFailure, "%s: cannot open for writing: %v", w.name, err)
+		}
+		w.oc.SetPb(w.ioc)
+	}
+	opts := astiav.NewDictionary()
+	defer opts.Free()
+	if name := w.oc.OutputFormat().Name(); w.file != nil && !w.file.direct() && (strings.Contains(name, "mp4") || name == "mov") {
+		opts.Set("movflags", "+faststart", astiav.NewDictionaryFlags())
+	}
+	mark := avMark()
+	if err := w.oc.WriteHeader(opts); err != nil {
+		return errf(KindFailure, "%s: cannot write the header: %s", w.name, explain(err, mark))
+	}
+	return nil
 }
 
 // openEncoder sets up the video encoder and its stream.
@@ -211,14 +234,7 @@ func (w *output) openEncoder(in *input, ow, oh int) error {
 		return errf(KindFailure, "%s: %v", spec.URL, err)
 	}
 	w.vst.SetTimeBase(w.encTB)
-	w.vst.SetAvgFrameRate(in.vst.AvgFrameRate())
-	w.vst.SetRFrameRate(in.vst.RFrameRate())
-	copyStreamInfo(w.vst, in.vst)
-	if m := in.vst.SideData(astiav.PacketSideDataTypeDisplaymatrix); len(m) > 0 {
-		if err := w.vst.AddSideData(astiav.PacketSideDataTypeDisplaymatrix, m); err != nil {
-			w.log.Warn("rotation not kept", zap.Error(err))
-		}
-	}
+	w.videoInfo(in)
 	if w.sc, err = newScaler(ow, oh, astiav.PixelFormatGbrpf32Le, ow, oh, pf, in.space, 1, btoi(cp.ColorRange() == astiav.ColorRangeJpeg)); err != nil {
 		return errf(KindUsage, "%s: %v", spec.URL, err)
 	}
@@ -229,6 +245,19 @@ func (w *output) openEncoder(in *input, ow, oh int) error {
 		return errf(KindFailure, "%v", err)
 	}
 	return nil
+}
+
+// videoInfo gives the output's video stream the input's frame rates, metadata, disposition
+// and rotation.
+func (w *output) videoInfo(in *input) {
+	w.vst.SetAvgFrameRate(in.vst.AvgFrameRate())
+	w.vst.SetRFrameRate(in.vst.RFrameRate())
+	copyStreamInfo(w.vst, in.vst)
+	if m := in.vst.SideData(astiav.PacketSideDataTypeDisplaymatrix); len(m) > 0 {
+		if err := w.vst.AddSideData(astiav.PacketSideDataTypeDisplaymatrix, m); err != nil {
+			w.log.Warn("rotation not kept", zap.Error(err))
+		}
+	}
 }
 
 // encoderOptions are the encoder's private options from the output's settings.
@@ -387,6 +416,11 @@ func (w *output) run(abort context.Context) error {
 	if err := w.drain(); err != nil {
 		return errf(KindFailure, "%s: %v", w.name, err)
 	}
+	return w.finish()
+}
+
+// finish flushes the audio encoders and writes the trailer.
+func (w *output) finish() error {
 	for _, s := range w.sides {
 		if s.tr != nil {
 			if err := s.tr.flush(w.oc); err != nil {

@@ -52,6 +52,7 @@ type Options struct {
 	Realtime    bool // drop frames instead of queueing when the model falls behind
 	Queue       int  // frames buffered between stages (default 4)
 	MaxFrames   int  // stop after this many frames (0 = all)
+	Segment     *SegmentRun // one segment of a plan (scale-out); nil = the whole input
 	Log         *zap.Logger
 	// Progress, if set, is called from the model stage after every frame.
 	Progress func(Stats)
@@ -136,6 +137,12 @@ func (p *Pipeline) Open() error {
 	names := make([]string, len(o.Outputs))
 	for i, out := range o.Outputs {
 		names[i] = out.URL
+		if o.Segment != nil {
+			var err error
+			if names[i], err = o.Segment.path(out.URL); err != nil {
+				return err
+			}
+		}
 	}
 	files, err := PlanFiles(o.Input, names, o.Overwrite)
 	if err != nil {
@@ -149,6 +156,11 @@ func (p *Pipeline) Open() error {
 	}
 	if p.in, err = openInput(o.Input, o.InputFormat, o.Log); err != nil {
 		return err
+	}
+	if o.Segment != nil {
+		if err := p.in.selectSegment(o.Segment); err != nil {
+			return err
+		}
 	}
 	for i, spec := range o.Outputs {
 		w, err := newOutput(p.in, spec, files[i], o)
@@ -228,6 +240,9 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	}()
 
 	st := &runStats{start: time.Now(), total: in.frameEstimate(), duration: in.duration()}
+	if o.Segment != nil {
+		st.total = o.Segment.Plan.Segments[o.Segment.Index].Frames
+	}
 	if o.MaxFrames > 0 && (st.total == 0 || st.total > o.MaxFrames) {
 		st.total = o.MaxFrames
 	}
@@ -293,6 +308,11 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	}
 	if stats.Decoded == 0 {
 		return stats, errf(KindInput, "%s: no video frame could be decoded", in.name)
+	}
+	if o.Segment != nil {
+		if err := o.Segment.finished(stats.Done, stop.Err() != nil); err != nil {
+			return stats, err // Close removes the segment files
+		}
 	}
 	for _, w := range outs {
 		if w.file != nil {

@@ -21,7 +21,10 @@ type command uint8
 const (
 	cmdUpscale command = 1 << iota // hitsr-video INPUT --out …
 	cmdEval                        // hitsr-video eval DIR
+	cmdPlan                        // hitsr-video plan INPUT --segments N
+	cmdJoin                        // hitsr-video join --plan FILE --out …
 	cmdAll     = cmdUpscale | cmdEval
+	cmdAny     = cmdAll | cmdPlan | cmdJoin
 )
 
 // setting is one row of the flag table. Its name is the flag (--name), the config-file key and,
@@ -41,7 +44,7 @@ type setting struct {
 // table is every setting of every command: it drives pflag, the config keys, the HITSR_*
 // variables, the usage text and the checks. Adding a setting is adding a row (and its field).
 var table = []setting{
-	{name: "out", short: "o", arg: "SPEC", def: []string(nil), cmds: cmdUpscale, notInFile: true,
+	{name: "out", short: "o", arg: "SPEC", def: []string(nil), cmds: cmdUpscale | cmdJoin, notInFile: true,
 		help:  `outputs (required unless the config file lists "outputs")`,
 		field: func(s *settings) any { return &s.outArgs }},
 	{name: "codec", arg: "NAME", def: "", cmds: cmdUpscale,
@@ -57,10 +60,10 @@ var table = []setting{
 		field: func(s *settings) any { return &s.preset }},
 	{name: "pix-fmt", arg: "F", def: "", cmds: cmdUpscale, help: "output pixel format (default yuv420p)",
 		field: func(s *settings) any { return &s.pixFmt }},
-	{name: "format", arg: "F", def: "", cmds: cmdUpscale,
+	{name: "format", arg: "F", def: "", cmds: cmdUpscale | cmdJoin,
 		help:  `output container for "-" and URLs (default: from the name; nut for "-")`,
 		field: func(s *settings) any { return &s.format }},
-	{name: "input-format", short: "f", arg: "F", def: "", cmds: cmdUpscale, help: "input container (default: probed)",
+	{name: "input-format", short: "f", arg: "F", def: "", cmds: cmdUpscale | cmdPlan | cmdJoin, help: "input container (default: probed)",
 		field: func(s *settings) any { return &s.inputFormat }},
 	{name: "realtime", def: false, cmds: cmdUpscale,
 		help:  "drop frames when the model falls behind (live input) instead of queueing",
@@ -69,11 +72,21 @@ var table = []setting{
 		field: func(s *settings) any { return &s.queue }},
 	{name: "frames", arg: "N", def: 0, min: 0, cmds: cmdUpscale, help: "stop after N frames (0: all)",
 		field: func(s *settings) any { return &s.frames }},
-	{name: "yes", short: "y", def: false, cmds: cmdUpscale, help: "overwrite existing outputs",
+	{name: "yes", short: "y", def: false, cmds: cmdUpscale | cmdPlan | cmdJoin, help: "overwrite existing outputs",
 		field: func(s *settings) any { return &s.overwrite }},
 	{name: "progress", arg: "M", def: "auto", choices: []string{"auto", "always", "never"}, cmds: cmdUpscale,
 		help:  "progress bar (fps, ×realtime, ETA) on a terminal",
 		field: func(s *settings) any { return &s.progress }},
+	{name: "plan", arg: "FILE", def: "", cmds: cmdUpscale | cmdPlan | cmdJoin,
+		help:  `scale-out plan: written by "plan" (default stdout), read by a --segment run and by "join"`,
+		field: func(s *settings) any { return &s.plan }},
+	{name: "segment", arg: "I", def: "", cmds: cmdUpscale, notInFile: true,
+		help:  "upscale only segment I of --plan (default $JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it)",
+		field: func(s *settings) any { return &s.segment }},
+	{name: "segments", arg: "N", def: 0, min: 0, cmds: cmdPlan, help: "split into N segments of about equal frame counts",
+		field: func(s *settings) any { return &s.segments }},
+	{name: "segment-seconds", arg: "S", def: 0, min: 0, cmds: cmdPlan, help: "split into segments of about S seconds (instead of --segments)",
+		field: func(s *settings) any { return &s.segmentSeconds }},
 	{name: "scales", arg: "LIST", def: "2,4", cmds: cmdEval, help: "scales to evaluate",
 		field: func(s *settings) any { return &s.scales }},
 	{name: "csv", arg: "FILE", def: "", cmds: cmdEval, help: "write every score as CSV",
@@ -91,13 +104,13 @@ var table = []setting{
 		field: func(s *settings) any { return &s.mode }},
 	{name: "batch", arg: "N", def: 32, min: 1, cmds: cmdAll, help: "tiles per model call",
 		field: func(s *settings) any { return &s.batch }},
-	{name: "config", arg: "FILE", def: "", cmds: cmdAll, notInFile: true,
+	{name: "config", arg: "FILE", def: "", cmds: cmdAny, notInFile: true,
 		help:  "YAML config; without it, the first of ./hitsr.yaml, $XDG_CONFIG_HOME/hitsr/config.yaml, /etc/hitsr/config.yaml",
 		field: func(s *settings) any { return &s.cfgFile }},
-	{name: "log-level", arg: "L", def: "info", choices: []string{"debug", "info", "warn", "error"}, cmds: cmdAll,
+	{name: "log-level", arg: "L", def: "info", choices: []string{"debug", "info", "warn", "error"}, cmds: cmdAny,
 		help:  "logs on stderr: human-readable on a terminal, JSON lines otherwise",
 		field: func(s *settings) any { return &s.logLevel }},
-	{name: "help", short: "h", def: false, cmds: cmdAll, notInFile: true, help: "this text",
+	{name: "help", short: "h", def: false, cmds: cmdAny, notInFile: true, help: "this text",
 		field: func(s *settings) any { return &s.help }},
 }
 
@@ -116,6 +129,8 @@ type settings struct {
 	realtime, overwrite, help         bool
 	logLevel, progress, cfgFile       string
 	scales, csv, chart                string
+	plan, segment                     string
+	segments, segmentSeconds          int
 }
 
 func envName(name string) string {
@@ -252,7 +267,7 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 			return nil, nil, fail(exitUsage, "%s: want %s, got %q", source(e.name), kindOf(e.def), fmt.Sprint(raw))
 		}
 	}
-	if cmd == cmdUpscale {
+	if cmd&(cmdUpscale|cmdJoin) != 0 {
 		var err error
 		if s.bitrate, err = parseBitrate(s.bitrateArg); err != nil {
 			return nil, nil, fail(exitUsage, "%s: %v", source("bitrate"), err)

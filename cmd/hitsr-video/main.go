@@ -38,6 +38,9 @@ func usage() string {
 	return fmt.Sprintf(`usage:
   hitsr-video INPUT --out SPEC[,SPEC...] [flags]
   hitsr-video eval DIR [eval flags]
+  hitsr-video plan INPUT (--segments N | --segment-seconds S) [--plan FILE]
+  hitsr-video INPUT --plan FILE --segment I --out SPEC[,SPEC...] [flags]
+  hitsr-video join [INPUT] --plan FILE --out SPEC[,SPEC...] [-y]
 
 INPUT is a video file, "-" (stdin) or an FFmpeg URL (udp://, srt://, rtmp://, http://...), or a
 PNG/JPEG image. Each output SPEC (repeat --out or separate with commas) is one of
@@ -78,14 +81,33 @@ PSNR-Y/SSIM-Y (BT.601, scale pixels shaved) of hitsr, bicubic and Lanczos-3.
 
 eval flags:
 %s
+scale-out: "plan" cuts INPUT at keyframes into segments (demuxing only) and writes a JSON plan.
+A --plan run upscales one segment (I from --segment or $JOB_COMPLETION_INDEX), video only, to
+OUT.segNNN.nut next to each output, on any machine that sees INPUT and the outputs' directory.
+"join" muxes each output from its segments without re-encoding, with INPUT's audio, subtitles
+and metadata (INPUT defaults to the plan's), after checking that every segment is there and
+holds exactly the source's frames (count and timestamps); give it the runs' --out.
+
+plan flags:
+%s
+join flags:
+%s
 exit codes: 0 success, 1 compute/device/encode/write failure, 2 usage error (flags, --out,
 config), 3 bad input (unreadable, corrupt, no video, unsupported, too large), 4 missing or
-mismatched model file, 130 interrupted (outputs finalised).
+mismatched model file, 130 interrupted (outputs finalised; a segment run or a join keeps
+nothing). Scale-out: a bad plan or a plan for another input is 2, a missing, short or foreign
+segment 3.
 `, strings.Join(perOutputKeys, ", "), imageio.MaxSide, imageio.MaxPixels>>20, flagUsage(cmdUpscale),
-		outputsKey, strings.Join(perOutputKeys, ", "), flagUsage(cmdEval))
+		outputsKey, strings.Join(perOutputKeys, ", "), flagUsage(cmdEval), flagUsage(cmdPlan), flagUsage(cmdJoin))
 }
 
 var errHelp = pflag.ErrHelp
+
+// subcommands are the first arguments that name a command other than upscaling.
+var subcommands = map[string]struct {
+	cmd command
+	run func(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Logger) error
+}{"eval": {cmdEval, runEval}, "plan": {cmdPlan, runPlan}, "join": {cmdJoin, runJoin}}
 
 type exitError struct {
 	code int
@@ -111,8 +133,10 @@ func main() {
 // included, is one logger's lines (JSON unless stderr is a terminal).
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd, runCmd := cmdUpscale, runUpscale
-	if len(args) > 0 && args[0] == "eval" {
-		cmd, runCmd, args = cmdEval, runEval, args[1:]
+	if len(args) > 0 {
+		if c, ok := subcommands[args[0]]; ok {
+			cmd, runCmd, args = c.cmd, c.run, args[1:]
+		}
 	}
 	s, pos, err := loadSettings(cmd, args)
 	level := "info"

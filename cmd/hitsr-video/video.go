@@ -95,9 +95,13 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	if err != nil {
 		return err
 	}
+	seg, err := segmentRun(s)
+	if err != nil {
+		return err
+	}
 	bar := newProgress(stderr, log, s.progress)
 	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, Outputs: outs, Overwrite: s.overwrite,
-		Realtime: s.realtime, Queue: s.queue, MaxFrames: s.frames, Log: log, Progress: bar.update})
+		Realtime: s.realtime, Queue: s.queue, MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
 	defer p.Close()
 	stop, release := onSignals(log, p.Abort)
 	defer release()
@@ -117,6 +121,8 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	st, err := p.Run(stop, m)
 	bar.finish()
 	switch {
+	case errors.Is(err, pipeline.ErrInterrupted) && seg != nil:
+		err = fmt.Errorf("%w: segment %d not kept (a partial segment cannot be joined)", err, seg.Index)
 	case errors.Is(err, pipeline.ErrInterrupted) && st.Done == 0:
 		err = fmt.Errorf("%w before the first frame: no output written", err)
 	case errors.Is(err, pipeline.ErrInterrupted):

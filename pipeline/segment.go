@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"strconv"
+
+	"github.com/asticode/go-astiav"
+)
+
+// Tags of a segment file's container, read by Join.
+const (
+	tagPlan     = "hitsr_plan"      // the plan's ID
+	tagSegment  = "hitsr_segment"   // the segment's index
+	tagTimeBase = "hitsr_time_base" // the encoder's time base, which the joined stream keeps
+)
+
+// SegmentRun selects one segment of a plan: the run seeks to its keyframe, keeps the frames
+// whose timestamps fall in its range, and writes each output's video alone, encoded as a
+// single run would encode it for that output's container, to SegmentPath(URL, Index, …).
+type SegmentRun struct {
+	Plan  *Plan
+	Index int
+}
+
+// path is where output url's segment goes; scale-out writes local (shared) files only.
+func (s *SegmentRun) path(url string) (string, error) {
+	if n := len(s.Plan.Segments); s.Index < 0 || s.Index >= n {
+		return "", errf(KindUsage, "segment %d: the plan has segments 0..%d", s.Index, n-1)
+	}
+	if !IsFile(url) {
+		return "", errf(KindUsage, "%s: scale-out writes files (a shared file system), not pipes or URLs", url)
+	}
+	return SegmentPath(url, s.Index, len(s.Plan.Segments)), nil
+}
+
+// selectSegment checks the input against the plan, skips its other streams and seeks to the
+// segment's keyframe.
+func (in *input) selectSegment(s *SegmentRun) error {
+	if err := s.Plan.matches(in); err != nil {
+		return err
+	}
+	for _, st := range in.fc.Streams() {
+		if st.Index() != in.vst.Index() {
+			discard(st)
+		}
+	}
+	seg := s.Plan.Segments[s.Index]
+	if s.Index > 0 {
+		in.lo = seg.Start
+		if err := in.fc.SeekFrame(in.vst.Index(), seg.Start, astiav.NewSeekFlags(astiav.SeekFlagBackward)); err != nil {
+			return errf(KindInput, "%s: cannot seek to segment %d (%.3f s): %v", in.name, s.Index, seg.StartSeconds, err)
+		}
+	}
+	if s.Index < len(s.Plan.Segments)-1 {
+		in.hi = seg.End
+	}
+	return nil
+}
+
+// segmentContainer moves the encoded stream from the output's own container (which chose the
+// codec, pixel format and global headers as for a single run) to a NUT segment at url, tagged
+// for Join.
+func (w *output) segmentContainer(url string, s *SegmentRun) error {
+	oc, err := astiav.AllocOutputFormatContext(nil, "nut", url)
+	if err != nil || oc == nil {
+		return errf(KindFailure, "%s: no NUT muxer in this FFmpeg build", w.name)
+	}
+	st := oc.NewStream(nil)
+	if err := w.vst.CodecParameters().Copy(st.CodecParameters()); err != nil {
+		oc.Free()
+		return errf(KindFailure, "%s: %v", w.name, err)
+	}
+	st.CodecParameters().SetCodecTag(0)
+	st.SetTimeBase(w.encTB)
+	setTag(oc, tagPlan, s.Plan.ID)
+	setTag(oc, tagSegment, strconv.Itoa(s.Index))
+	setTag(oc, tagTimeBase, w.encTB.String())
+	w.oc.Free()
+	w.oc, w.vst = oc, st
+	return nil
+}
+
+// finished decides a segment run's outcome before its files are committed: a stopped run
+// keeps nothing (a shorter segment cannot be joined), a finished one holds the plan's frames.
+func (s *SegmentRun) finished(done int, stopped bool) error {
+	if stopped {
+		return ErrInterrupted
+	}
+	if want := s.Plan.Segments[s.Index].Frames; done != want {
+		return errf(KindInput, "segment %d: %d frames decoded, the plan has %d (corrupt packets, or seeking in this container is not frame-accurate: remux the input, e.g. ffmpeg -i IN -c copy OUT.mkv)",
+			s.Index, done, want)
+	}
+	return nil
+}
+
