@@ -52,10 +52,11 @@ type Options struct {
 	Realtime    bool // drop frames instead of queueing when the model falls behind
 	Queue       int  // frames buffered between stages (default 4)
 	MaxFrames   int  // stop after this many frames (0 = all)
-	Segment     *SegmentRun // one segment of a plan (scale-out); nil = the whole input
 	Log         *zap.Logger
 	// Progress, if set, is called from the model stage after every frame.
 	Progress func(Stats)
+	// Segment, if set, limits the run to one segment of a plan (scale-out).
+	Segment *SegmentRun
 }
 
 // Stats describes a run's progress.

@@ -91,4 +91,3 @@ func (s *SegmentRun) finished(done int, stopped bool) error {
 	}
 	return nil
 }
-
