@@ -166,7 +166,8 @@ type joinOutput struct {
 	segs    []string
 	cur     int            // segment being read
 	r       *segmentReader // its reader; nil before the first and after the last
-	head    *astiav.Packet // its next packet (in w.encTB), or nil
+	head    *astiav.Packet   // its next packet (in w.encTB), or nil
+	pending []*astiav.Packet // packets read ahead to time the first ones (in w.encTB)
 	lastDts int64
 	started bool
 	got     [][]int64       // pts written, per segment (w.encTB)
@@ -291,6 +292,11 @@ func (j *joinOutput) source(pts, dur int64, tb astiav.Rational) {
 // the end of one (which must hold the plan's frame count).
 func (j *joinOutput) advance() error {
 	for j.head == nil && j.cur < len(j.segs) {
+		if len(j.pending) > 0 {
+			p := j.pending[0]
+			j.pending = j.pending[1:]
+			return j.setHead(p)
+		}
 		if j.r == nil {
 			r, err := openSegment(j.segs[j.cur], j.plan, j.cur)
 			if err != nil {
@@ -303,10 +309,10 @@ func (j *joinOutput) advance() error {
 			return err
 		}
 		if p != nil {
-			if err := j.setHead(p); err != nil {
-				return err
+			if p.Dts() == astiav.NoPtsValue {
+				return j.timeFirst(p)
 			}
-			return nil
+			return j.setHead(p)
 		}
 		if got, want := len(j.got[j.cur]), j.plan.Segments[j.cur].Frames; got != want {
 			return errf(KindInput, "segment %d (%s) holds %d frames, the plan has %d: run it again (--segment %d -y)",
@@ -319,13 +325,50 @@ func (j *joinOutput) advance() error {
 	return nil
 }
 
-// setHead takes p (in the segment's time base) as the next packet, in the encoder's time base
-// with decoding times that increase across segments.
-func (j *joinOutput) setHead(p *astiav.Packet) error {
-	p.RescaleTs(j.r.vst.TimeBase(), j.w.encTB)
-	if p.Dts() == astiav.NoPtsValue {
-		p.SetDts(p.Pts())
+// timeFirst gives decoding times to the first packets of a segment, which NUT leaves without
+// (it derives them from the frames before, up to the reordering delay): as one encoder run
+// over the whole video would, the pts of the previous segment's last frames, and in the first
+// segment x264's rule (each frame's pts less the delay's span).
+func (j *joinOutput) timeFirst(p *astiav.Packet) error {
+	j.pending = []*astiav.Packet{p}
+	for { // read up to the first packet with a decoding time
+		q, err := j.r.read()
+		if err != nil {
+			return err
+		}
+		if q == nil {
+			break
+		}
+		j.pending = append(j.pending, q)
+		if q.Dts() != astiav.NoPtsValue {
+			break
+		}
 	}
+	m := 0 // packets without a decoding time
+	for m < len(j.pending) && j.pending[m].Dts() == astiav.NoPtsValue {
+		m++
+	}
+	pts := make([]int64, len(j.pending))
+	for i, q := range j.pending {
+		pts[i] = q.Pts()
+	}
+	slices.Sort(pts)
+	var prev []int64
+	if j.cur > 0 {
+		prev = slices.Sorted(slices.Values(j.got[j.cur-1]))
+	}
+	for i, q := range j.pending[:m] {
+		if len(prev) >= m {
+			q.SetDts(prev[len(prev)-m+i])
+		} else {
+			q.SetDts(pts[i] - (pts[min(m, len(pts)-1)] - pts[0]))
+		}
+	}
+	return j.advance()
+}
+
+// setHead takes p as the next packet, with decoding times that increase across segments.
+func (j *joinOutput) setHead(p *astiav.Packet) error {
 	if j.started && p.Dts() <= j.lastDts {
 		if j.lastDts+1 > p.Pts() {
 			p.Free()
@@ -387,6 +430,9 @@ func (j *joinOutput) verify() error {
 func (j *joinOutput) close() {
 	if j.head != nil {
 		j.head.Free()
+	}
+	for _, p := range j.pending {
+		p.Free()
 	}
 	if j.r != nil {
 		j.r.close()
@@ -450,6 +496,7 @@ type segmentReader struct {
 	fc   *astiav.FormatContext
 	vst  *astiav.Stream
 	tb   astiav.Rational // the encoder's time base (tagged)
+	off  int64           // the timestamp offset (tagged, in tb)
 	pkt  *astiav.Packet
 }
 
@@ -483,14 +530,16 @@ func openSegment(path string, plan *Plan, i int) (*segmentReader, error) {
 		}
 	}
 	tb, err := parseRational(tag(r.fc, tagTimeBase))
-	if ss := r.fc.Streams(); err != nil || len(ss) != 1 || ss[0].CodecParameters().MediaType() != astiav.MediaTypeVideo {
+	off, err2 := strconv.ParseInt(tag(r.fc, tagOffset), 10, 64)
+	if ss := r.fc.Streams(); err != nil || err2 != nil || len(ss) != 1 || ss[0].CodecParameters().MediaType() != astiav.MediaTypeVideo {
 		return fail("is not a hitsr segment (one video stream, tagged)")
 	}
-	r.vst, r.tb, r.pkt = r.fc.Streams()[0], tb, astiav.AllocPacket()
+	r.vst, r.tb, r.off, r.pkt = r.fc.Streams()[0], tb, off, astiav.AllocPacket()
 	return r, nil
 }
 
-// read returns the next packet (the caller frees it), or nil at the end.
+// read returns the next packet in the encoder's time base (the caller frees it), or nil at
+// the end.
 func (r *segmentReader) read() (*astiav.Packet, error) {
 	err := r.fc.ReadFrame(r.pkt)
 	if errors.Is(err, astiav.ErrEof) {
@@ -501,6 +550,8 @@ func (r *segmentReader) read() (*astiav.Packet, error) {
 	}
 	p := r.pkt.Clone()
 	r.pkt.Unref()
+	p.RescaleTs(r.vst.TimeBase(), r.tb)
+	shiftTs(p, -r.off)
 	return p, nil
 }
 

@@ -42,6 +42,7 @@ type output struct {
 	pkt         *astiav.Packet
 	sides       map[int]*sideStream
 	durs        map[int64]int64 // encoder pts → frame duration (libx264 leaves packet durations 0)
+	tsOffset    int64           // added to timestamps (encTB) in a segment file
 	ch          chan item
 	log         *zap.Logger
 }
@@ -473,6 +474,7 @@ func (w *output) drain() error {
 			delete(w.durs, w.pkt.Pts())
 		}
 		w.pkt.SetStreamIndex(w.vst.Index())
+		shiftTs(w.pkt, w.tsOffset)
 		w.pkt.RescaleTs(w.encTB, w.vst.TimeBase())
 		if err := w.oc.WriteInterleavedFrame(w.pkt); err != nil {
 			return fmt.Errorf("writing: %w", err)

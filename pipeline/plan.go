@@ -48,7 +48,8 @@ type Source struct {
 }
 
 // Segment is a range of presentation timestamps [Start, End) in Source.TimeBase. Every
-// segment but the first starts at a keyframe; together they hold every frame once.
+// segment but the first starts at a keyframe; together they hold every frame once (the last
+// ends with its last frame's duration, and takes any frame after).
 type Segment struct {
 	Start        int64   `json:"start"`
 	End          int64   `json:"end"`
@@ -98,8 +99,8 @@ func MakePlan(stop context.Context, o PlanOptions) (*Plan, error) {
 		}
 	}()
 	type frame struct {
-		pts int64
-		key bool
+		pts, dur int64
+		key      bool
 	}
 	var frames []frame
 	pkt := astiav.AllocPacket()
@@ -120,7 +121,7 @@ func MakePlan(stop context.Context, o PlanOptions) (*Plan, error) {
 				pkt.Unref()
 				return nil, errf(KindInput, "%s: video packets without timestamps (a raw stream?): remux it first, e.g. ffmpeg -i IN -c copy OUT.mkv", o.Input)
 			}
-			frames = append(frames, frame{pkt.Pts(), pkt.Flags().Has(astiav.PacketFlagKey)})
+			frames = append(frames, frame{pkt.Pts(), max(pkt.Duration(), 1), pkt.Flags().Has(astiav.PacketFlagKey)})
 		}
 		pkt.Unref()
 	}
@@ -178,7 +179,7 @@ func MakePlan(stop context.Context, o PlanOptions) (*Plan, error) {
 	bounds := append(append([]int{0}, cuts...), len(frames))
 	for i := 0; i+1 < len(bounds); i++ {
 		first, next := bounds[i], bounds[i+1]
-		end := frames[len(frames)-1].pts + 1
+		end := frames[len(frames)-1].pts + frames[len(frames)-1].dur
 		if next < len(frames) {
 			end = frames[next].pts
 		}

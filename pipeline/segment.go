@@ -11,7 +11,12 @@ const (
 	tagPlan     = "hitsr_plan"      // the plan's ID
 	tagSegment  = "hitsr_segment"   // the segment's index
 	tagTimeBase = "hitsr_time_base" // the encoder's time base, which the joined stream keeps
+	tagOffset   = "hitsr_ts_offset" // added to every timestamp (encoder time base)
 )
+
+// segmentOffset (seconds) lifts a segment's timestamps so that none is negative (an encoder's
+// first decoding times are); NUT would otherwise shift them by an amount it does not record.
+const segmentOffset = 86400
 
 // SegmentRun selects one segment of a plan: the run seeks to its keyframe, keeps the frames
 // whose timestamps fall in its range, and writes each output's video alone, encoded as a
@@ -74,9 +79,24 @@ func (w *output) segmentContainer(url string, s *SegmentRun) error {
 	setTag(oc, tagPlan, s.Plan.ID)
 	setTag(oc, tagSegment, strconv.Itoa(s.Index))
 	setTag(oc, tagTimeBase, w.encTB.String())
+	w.tsOffset = astiav.RescaleQ(segmentOffset, astiav.NewRational(1, 1), w.encTB)
+	setTag(oc, tagOffset, strconv.FormatInt(w.tsOffset, 10))
 	w.oc.Free()
 	w.oc, w.vst = oc, st
 	return nil
+}
+
+// shiftTs adds d to a packet's timestamps.
+func shiftTs(p *astiav.Packet, d int64) {
+	if d == 0 {
+		return
+	}
+	if p.Pts() != astiav.NoPtsValue {
+		p.SetPts(p.Pts() + d)
+	}
+	if p.Dts() != astiav.NoPtsValue {
+		p.SetDts(p.Dts() + d)
+	}
 }
 
 // finished decides a segment run's outcome before its files are committed: a stopped run
