@@ -164,8 +164,8 @@ type joinOutput struct {
 	w       *output
 	plan    *Plan
 	segs    []string
-	cur     int            // segment being read
-	r       *segmentReader // its reader; nil before the first and after the last
+	cur     int              // segment being read
+	r       *segmentReader   // its reader; nil before the first and after the last
 	head    *astiav.Packet   // its next packet (in w.encTB), or nil
 	pending []*astiav.Packet // packets read ahead to time the first ones (in w.encTB)
 	lastDts int64
