@@ -15,7 +15,7 @@
 # Each stage runs under timeout, so a failure or hang in one still leaves the others' results.
 #
 #   bash scripts/device-check.sh                          # on the device (OUT set by the tool)
-#   DRY_RUN=1 OUT=/tmp/out bash scripts/device-check.sh   # here: lavapipe + CPU torch, ~40 s
+#   DRY_RUN=1 OUT=/tmp/out bash scripts/device-check.sh   # here: lavapipe + CPU torch, ~50 s
 # Needs: .devcheck/ and .gl/ from scripts/device-prep.sh (make device-check).
 # Environment: DEVCHECK_DIR, GL_DIR, DEVICE_CHECK_SECONDS, PY (a python3 with torch), TRAIN_BATCH,
 # TRAIN_LR, TRAIN_ARGS (more train_backbone.py options), DRY_OPS (dry run: -test.run pattern).
@@ -46,16 +46,17 @@ st_setup() {
 	fi
 	ls -l "$WORK/x/bin" "$WORK/x/lib"; cat "$WORK/x/bin/COMMIT" 2>/dev/null
 	echo "== Vulkan loader"
+	if [ "$DRY" = 1 ] && ls "$GL"/*.deb >/dev/null 2>&1; then  # never touch / here: unpack beside
+		for f in "$GL"/*.deb; do dpkg -x "$f" "$WORK/glroot" || exit 1; done
+		ls "$WORK"/glroot/usr/lib/x86_64-linux-gnu/libvulkan.so.1 || exit 1
+		echo "dry run: unpacked $(ls "$GL"/*.deb | wc -l) packages into $WORK/glroot, not /"
+	fi
 	if ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then
 		echo "libvulkan.so.1 present"
-	elif ls "$GL"/*.deb >/dev/null 2>&1; then
-		if [ "$DRY" = 1 ]; then  # never touch / here: unpack beside, to see that the packages unpack
-			for f in "$GL"/*.deb; do dpkg -x "$f" "$WORK/glroot" || exit 1; done
-			echo "dry run: unpacked $(ls "$GL"/*.deb | wc -l) packages into $WORK/glroot, not /"
-		else
-			for f in "$GL"/*.deb; do dpkg -x "$f" / && echo "unpacked $f"; done
-			ldconfig
-		fi
+	elif [ "$DRY" != 1 ] && ls "$GL"/*.deb >/dev/null 2>&1; then
+		for f in "$GL"/*.deb; do dpkg -x "$f" / && echo "unpacked $f"; done
+		ldconfig
+		ldconfig -p | grep libvulkan
 	else
 		echo "no libvulkan.so.1 and no $GL/*.deb (carry $GL)"
 	fi
@@ -81,7 +82,7 @@ st_setup() {
 
 st_bench() {
 	. "$WORK/env.sh"
-	local q="" a="-gemm 1024,4096 -conv 256,1024 -size 1920x1080 -seconds 20" dev=vulkan hb=70
+	local q="" a="-gemm 1024,4096 -conv 256,1024 -size 1920x1080 -seconds 10" dev=vulkan hb=70
 	if [ "$DRY" = 1 ]; then q=-quick; a="-gemm 64 -conv 16 -size 16x16 -seconds 0.2"; dev=vulkan:0; hb=15; fi
 	echo "== hitsr-bench $q (box ${hb}s)"
 	LD_LIBRARY_PATH=$GOLIB timeout -k 5 $hb "$BIN/hitsr-bench" $q
@@ -113,12 +114,15 @@ st_ops() {
 
 st_train() {
 	# real run: the cosine ends 30 s before T_END (final validation, save, summary); dry run: 3 s of steps
-	local dev=cuda amp=bf16 batch=${TRAIN_BATCH:-256} lr=${TRAIN_LR:-5e-4} ck=30 budget="--deadline $((T_END - 30))"
+	# from the committed snapshot (train_backbone.py's default --snapshot) a warm restart at half the
+	# CPU recipe's peak lr; without one, from scratch at its peak
+	local dev=cuda amp=bf16 batch=${TRAIN_BATCH:-256} lr=${TRAIN_LR:-5e-4} warm=100 ck=30 budget="--deadline $((T_END - 30))"
+	[ -f train/snapshots/backbone.pt ] || { lr=${TRAIN_LR:-1e-3}; warm=300; }
 	if [ "$DRY" = 1 ]; then dev=cpu; batch=${TRAIN_BATCH:-2}; ck=2; budget="--minutes 0.05"; fi
 	[ -f "$DC/backbone_pack.npz" ] || { echo "no $DC/backbone_pack.npz (make train-pack)"; exit 1; }
 	export PYTHONUNBUFFERED=1
 	"$PY" train/train_backbone.py --run "$WORK/run" --device $dev --amp $amp --pack "$DC/backbone_pack.npz" \
-		--val-tiles -1 --batch "$batch" --lr "$lr" --warmup 100 --l2-frac 0.7 $budget \
+		--val-tiles -1 --batch "$batch" --lr "$lr" --warmup $warm --l2-frac 0.7 $budget \
 		--ckpt-seconds $ck --summary "$WORK/train.json" ${TRAIN_ARGS:-}
 }
 

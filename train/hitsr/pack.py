@@ -140,7 +140,9 @@ class PackSampler:
         r = self.rng
         draw = np.stack([r.integers(0, self.n, b), r.integers(0, h - lr_px + 1, b), r.integers(0, w - lr_px + 1, b),
                          r.integers(0, 2, b), r.integers(0, 2, b), r.integers(0, 2, b)])
-        d = torch.from_numpy(draw).to(self.dev)
+        d = torch.from_numpy(draw)
+        # pinned + non_blocking: a pageable copy would wait for the GPU's queue every batch
+        d = d.pin_memory().to(self.dev, non_blocking=True) if self.dev.type == "cuda" else d.to(self.dev)
         i, y, x = d[0], d[1], d[2]
         crops = [self._gather(lr_t, i, y, x, lr_px).float().div_(255),
                  self._gather(self.t["hr"], i, y * s, x * s, lr_px * s).float().div_(255)]
