@@ -1,6 +1,6 @@
 #!/bin/sh
 # Backbone run $BB (default train/runs/bb) → its committed snapshot, the shipped model file (token
-# model carried over), golden files, curves and the Go evaluation on Set5 / Set14.
+# model carried over), golden files, snapshot curves and the Go evaluation of both modes on Set5 / Set14.
 #   sh train/finalize_backbone.sh   (repo root)
 set -e
 cd "$(dirname "$0")/.."
@@ -11,7 +11,10 @@ mkdir -p train/snapshots
 cp "$BB/snapshot.pt" train/snapshots/backbone.pt
 $PY train/export_backbone.py --run "$BB" --tokens $MODEL --out $MODEL
 $PY train/make_backbone_golden.py --shipped $MODEL
-$PY train/plot_curves.py --bb "$BB/log.jsonl" --out docs/backbone-curves.png
-for set in Set5 Set14; do
-	go run ./cmd/hitsr-video eval "$DATA/$set/HR" --model $MODEL --device cpu --mode fidelity --csv "$BB.eval-$set.csv"
+sh train/eval_snapshots.sh "$BB"
+$PY train/plot_backbone.py --run "$BB" --out docs/backbone-curves.png
+for mode in fidelity full; do # the table of docs/training.md
+	for set in Set5 Set14; do
+		"$BB/evals/hitsr-video" eval "$DATA/$set/HR" --model $MODEL --device cpu --mode $mode --csv "$BB.eval-$set-$mode.csv"
+	done
 done

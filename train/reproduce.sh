@@ -26,12 +26,14 @@ case " $PARTS " in *" tokens "*)
 	TOK=$TOK TR=$TR sh train/finalize.sh
 esac
 case " $PARTS " in *" backbone "*)
-	# The shipped backbone's schedule, re-planned twice to fit the session's wall time: a cosine
-	# over 40000 steps stopped at 1600, over 20000 stopped at 6400, then over 12000 with L2 from
-	# step 10800 (docs/training.md). --snapshot '': from scratch, not from the committed snapshot.
+	# The shipped backbone's schedule, re-planned to fit the session's wall time as the machine's
+	# load changed: a cosine over 40000 steps stopped at 1600, over 20000 stopped at 6400, over
+	# 12000 stopped at 8000, then over 14000 with L2 from step 12600 (docs/training.md).
+	# --snapshot '': from scratch, not from the committed snapshot.
 	backbone() { $PY train/train_backbone.py --run train/runs/bb --snapshot '' "$@" 2>&1 | tee -a train/runs/bb.out; }
 	backbone --steps 40000 --until 1600
 	backbone --steps 20000 --until 6400
-	backbone --steps 12000 --l2-from 10800
+	backbone --steps 12000 --until 8000
+	backbone --steps 14000 --l2-from 12600
 	sh train/finalize_backbone.sh
 esac
