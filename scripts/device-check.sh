@@ -37,8 +37,11 @@ st_setup() {
 	[ "$DRY" = 1 ] || "$PY" -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' 2>&1
 	echo "== carried binaries ($DC)"
 	mkdir -p "$WORK/x"
-	if [ -f "$DC/devcheck.tar.xz" ]; then
+	if [ -f "$DC/devcheck.tar.xz" ] && command -v xz >/dev/null; then
 		xz -dc "$DC/devcheck.tar.xz" | tar -C "$WORK/x" -xf - || exit 1
+	elif [ -f "$DC/devcheck.tar.xz" ]; then  # no xz there: python's lzma
+		"$PY" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' \
+			"$DC/devcheck.tar.xz" | tar -C "$WORK/x" -xf - || exit 1
 	elif [ -f "$DC/devcheck.tar" ]; then
 		tar -C "$WORK/x" -xf "$DC/devcheck.tar" || exit 1
 	else
@@ -83,7 +86,7 @@ st_setup() {
 st_bench() {
 	. "$WORK/env.sh"
 	local q="" a="-gemm 1024,4096 -conv 256,1024 -size 1920x1080 -seconds 10" dev=vulkan hb=70
-	if [ "$DRY" = 1 ]; then q=-quick; a="-gemm 64 -conv 16 -size 16x16 -seconds 0.2"; dev=vulkan:0; hb=15; fi
+	if [ "$DRY" = 1 ]; then q=-quick; a="-gemm 64 -conv 16 -size 16x16 -seconds 2"; dev=vulkan:0; hb=15; fi
 	echo "== hitsr-bench $q (box ${hb}s)"
 	LD_LIBRARY_PATH=$GOLIB timeout -k 5 $hb "$BIN/hitsr-bench" $q
 	echo "hitsr-bench rc $?"
@@ -191,3 +194,4 @@ summarize
 say "done: $(grep -c . "$STAGES") stages, $(cut -f2 "$STAGES" | grep -c '^ok$') ok; results in $OUT"
 summarize
 cut -f1,2,4 "$STAGES" | tr '\t' ' '
+[ -n "${DEVCHECK_WORK:-}" ] || rm -rf "$WORK"  # everything worth keeping is in $OUT

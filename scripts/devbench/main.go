@@ -309,13 +309,19 @@ func runModel(path, spec, modeName string, w, h int, seconds float64, batch int)
 	}
 	r.WarmupS = time.Since(t0).Seconds()
 	f0, start := m.Flops(), time.Now()
-	for r.Frames == 0 || time.Since(start).Seconds() < seconds {
-		if _, err := m.Upscale(img, 2, 4); err != nil {
-			return err
+	el := 0.0
+	if r.WarmupS >= seconds { // a frame slower than the budget: the warm-up frame is the figure
+		r.Frames, el, f0 = 1, r.WarmupS, 0
+		r.Note = "one cold frame (the warm-up frame took longer than -seconds)"
+	} else {
+		for r.Frames == 0 || time.Since(start).Seconds() < seconds {
+			if _, err := m.Upscale(img, 2, 4); err != nil {
+				return err
+			}
+			r.Frames++
 		}
-		r.Frames++
+		el = time.Since(start).Seconds()
 	}
-	el := time.Since(start).Seconds()
 	r.SPerFrame = el / float64(r.Frames)
 	r.FPS = 1 / r.SPerFrame
 	r.GFLOPPerFrame = (m.Flops() - f0) / float64(r.Frames) / 1e9
