@@ -194,4 +194,6 @@ summarize
 say "done: $(grep -c . "$STAGES") stages, $(cut -f2 "$STAGES" | grep -c '^ok$') ok; results in $OUT"
 summarize
 cut -f1,2,4 "$STAGES" | tr '\t' ' '
+notok=$(cut -f2 "$STAGES" | grep -vc '^ok$')
 [ -n "${DEVCHECK_WORK:-}" ] || rm -rf "$WORK"  # everything worth keeping is in $OUT
+[ "$notok" = 0 ]  # exit status: 0 when every stage is ok
