@@ -43,12 +43,21 @@ func TestDeviceCheckDryRun(t *testing.T) {
 	if err := os.MkdirAll(dc, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	data := os.Getenv("HITSR_DATA")
+	if data == "" {
+		data = "/work/shared/data"
+	}
+	src := []string{"--images", "3"}
+	if _, err := os.Stat(filepath.Join(data, "train", "T91")); err != nil {
+		t.Logf("no training data (%v): packing synthetic images", err)
+		src = []string{"--synthetic", "3"}
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // the pack beside the Go builds
 		defer wg.Done()
-		run(t, "pack", nil, python, "train/pack_backbone.py", "--out", filepath.Join(dc, "backbone_pack.npz"),
-			"--mb", "0.5", "--images", "3", "--val-images", "1")
+		run(t, "pack", nil, append([]string{python, "train/pack_backbone.py", "--out", filepath.Join(dc, "backbone_pack.npz"),
+			"--mb", "0.5", "--val-images", "1"}, src...)...)
 	}()
 	run(t, "device-prep.sh", []string{"DRY_RUN=1", "DEVCHECK_DIR=" + dc}, "bash", "scripts/device-prep.sh")
 	wg.Wait()

@@ -8,7 +8,7 @@ packed file reaches --mb megabytes. The pairs are train_backbone.build_pairs' (c
 train/runs/backbone_pairs.npz, made from /work/shared/data/train on first use). Set5/Set14 are
 never read. --val-images images are held out of training: their full-size tiles are stored after the
 training tiles (meta val_tiles), for train_backbone.py --val-tiles -1. --images N packs only the
-first N training images (tests).
+first N training images, --synthetic N random textures (tests without the data).
 """
 import argparse
 import glob
@@ -36,10 +36,18 @@ def main():
     ap.add_argument("--val-images", type=int, default=4,
                     help="hold out this many images: their full-size tiles are stored last (meta val_tiles)")
     ap.add_argument("--images", type=int, default=0, help="only the first N training images (tests)")
+    ap.add_argument("--synthetic", type=int, default=0, help="N random-texture images instead of the training data (tests)")
     a = ap.parse_args()
     assert a.tile % 4 == 0
     t0 = time.time()
-    if a.images:
+    if a.synthetic:  # random textures (tests on machines without the training data)
+        rng = np.random.default_rng(a.seed)
+        imgs = [np.clip(np.kron(rng.integers(0, 256, (25, 25, 3)), np.ones((8, 8, 1))) + rng.normal(0, 16, (200, 200, 3)),
+                        0, 255).round().astype(np.uint8) for _ in range(a.synthetic)]
+        with tempfile.TemporaryDirectory() as d:
+            pairs = build_pairs(imgs, os.path.join(d, "pairs.npz"))
+        source = f"{a.synthetic} synthetic 200 px textures"
+    elif a.images:
         files = [f for s in TRAIN_SETS for f in sorted(glob.glob(os.path.join(DATA, s, "*.png")))]
         imgs = [read_image(f) for f in files[:a.images]]
         with tempfile.TemporaryDirectory() as d:
