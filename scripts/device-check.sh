@@ -14,7 +14,8 @@
 #   run/snapshot.pt, run/ckpt.pt, run/log.jsonl (summary.json is rewritten after every stage).
 # Each stage runs under timeout, so a failure or hang in one still leaves the others' results.
 #
-#   bash scripts/device-check.sh                          # on the device (OUT set by the tool)
+#   bash scripts/device-check.sh                          # on the device (OUT set by the tool):
+#       run(command="bash scripts/device-check.sh", carry=[".gl", ".devcheck"], timeout_s=600)
 #   DRY_RUN=1 OUT=/tmp/out bash scripts/device-check.sh   # here: lavapipe + CPU torch, ~50 s
 # Needs: .devcheck/ and .gl/ from scripts/device-prep.sh (make device-check).
 # Environment: DEVCHECK_DIR, GL_DIR, DEVICE_CHECK_SECONDS, PY (a python3 with torch), TRAIN_BATCH,
