@@ -43,6 +43,7 @@ type output struct {
 	sides       map[int]*sideStream
 	durs        map[int64]int64 // encoder pts → frame duration (libx264 leaves packet durations 0)
 	tsOffset    int64           // added to timestamps (encTB) in a segment file
+	segURL      string          // a segment file whose header is not written yet
 	ch          chan item
 	log         *zap.Logger
 }
@@ -85,8 +86,10 @@ func newOutput(in *input, spec Output, file *File, o Options) (_ *output, err er
 		w.addSideStreams(in)
 		copyMetadata(w.oc, in.fc)
 	}
-	if err := w.writeHeader(url); err != nil {
-		return nil, err
+	if w.segURL == "" { // a segment's waits for its first packet (segmentHeader)
+		if err := w.writeHeader(url); err != nil {
+			return nil, err
+		}
 	}
 	w.pkt = astiav.AllocPacket()
 	w.log.Debug("output", zap.String("container", w.oc.OutputFormat().Name()),
@@ -422,6 +425,9 @@ func (w *output) run(abort context.Context) error {
 
 // finish flushes the audio encoders and writes the trailer.
 func (w *output) finish() error {
+	if err := w.segmentHeader(nil); err != nil {
+		return err
+	}
 	for _, s := range w.sides {
 		if s.tr != nil {
 			if err := s.tr.flush(w.oc); err != nil {
@@ -474,6 +480,9 @@ func (w *output) drain() error {
 			delete(w.durs, w.pkt.Pts())
 		}
 		w.pkt.SetStreamIndex(w.vst.Index())
+		if err := w.segmentHeader(w.pkt); err != nil {
+			return err
+		}
 		shiftTs(w.pkt, w.tsOffset)
 		w.pkt.RescaleTs(w.encTB, w.vst.TimeBase())
 		if err := w.oc.WriteInterleavedFrame(w.pkt); err != nil {

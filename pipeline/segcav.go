@@ -17,6 +17,8 @@ static void hs_set_par_color(AVCodecParameters *dst, const AVCodecParameters *sr
 	dst->color_trc = src->color_trc; dst->color_range = src->color_range;
 	dst->chroma_location = AVCHROMA_LOC_UNSPECIFIED;
 }
+static void hs_set_video_delay(AVCodecParameters *p, int d) { p->video_delay = d; }
+static int hs_video_delay(AVCodecParameters *p) { return p->video_delay; }
 */
 import "C"
 
@@ -57,4 +59,13 @@ func setColor(dst, src *astiav.CodecParameters) {
 func compareTs(a int64, tba astiav.Rational, b int64, tbb astiav.Rational) int {
 	return int(C.av_compare_ts(C.int64_t(a), C.AVRational{C.int(tba.Num()), C.int(tba.Den())},
 		C.int64_t(b), C.AVRational{C.int(tbb.Num()), C.int(tbb.Den())}))
+}
+
+// videoDelay is a video stream's frame reordering delay (frames); setVideoDelay sets it.
+func videoDelay(p *astiav.CodecParameters) int {
+	return int(C.hs_video_delay((*C.AVCodecParameters)(cptr(p))))
+}
+
+func setVideoDelay(p *astiav.CodecParameters, d int) {
+	C.hs_set_video_delay((*C.AVCodecParameters)(cptr(p)), C.int(d))
 }

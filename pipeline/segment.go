@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/asticode/go-astiav"
@@ -81,9 +83,37 @@ func (w *output) segmentContainer(url string, s *SegmentRun) error {
 	setTag(oc, tagTimeBase, w.encTB.String())
 	w.tsOffset = astiav.RescaleQ(segmentOffset, astiav.NewRational(1, 1), w.encTB)
 	setTag(oc, tagOffset, strconv.FormatInt(w.tsOffset, 10))
+	if !muxerAccepts(oc, st.CodecParameters().CodecID()) {
+		oc.Free()
+		return errf(KindUsage, "%s: NUT (the segment container) cannot hold %s video", w.name, st.CodecParameters().CodecID().Name())
+	}
 	w.oc.Free()
-	w.oc, w.vst = oc, st
+	w.oc, w.vst, w.segURL = oc, st, url
 	return nil
+}
+
+// segmentHeader writes a segment's header before its first packet p (nil: there is none).
+// NUT stores no decoding times: its reader derives them from the pts of the frames so far and
+// the stream's reordering delay, which must be the encoder's actual one (libx264 claims 2 when
+// lossless coding leaves it no B-frames). An encoder's first decoding time precedes its first
+// pts by the span of that many frames.
+func (w *output) segmentHeader(p *astiav.Packet) error {
+	if w.segURL == "" {
+		return nil
+	}
+	if p != nil {
+		delay := 0
+		if d := p.Pts() - p.Dts(); p.Dts() != astiav.NoPtsValue && d > 0 {
+			pts := slices.Sorted(maps.Keys(w.durs)) // the frames sent, none out yet
+			if delay = slices.Index(pts, pts[0]+d); delay < 0 {
+				delay = videoDelay(w.vst.CodecParameters()) // the encoder's claim
+			}
+		}
+		setVideoDelay(w.vst.CodecParameters(), delay)
+	}
+	url := w.segURL
+	w.segURL = ""
+	return w.writeHeader(url)
 }
 
 // shiftTs adds d to a packet's timestamps.
