@@ -45,18 +45,18 @@ func TestFlagTable(t *testing.T) {
 				}
 			}
 		}
-		for _, cmd := range []command{cmdUpscale, cmdEval} {
+		for _, cmd := range []command{cmdUpscale, cmdEval, cmdPlan, cmdJoin} {
 			if e.cmds&cmd == 0 {
 				if _, _, err := loadSettings(cmd, []string{"--" + e.name + "=" + vals[2]}); err == nil {
 					t.Errorf("--%s is taken by a command it is not for", e.name)
 				}
 				continue
 			}
-			name := map[command]string{cmdUpscale: "upscale", cmdEval: "eval"}[cmd]
+			name := map[command]string{cmdUpscale: "upscale", cmdEval: "eval", cmdPlan: "plan", cmdJoin: "join"}[cmd]
 			get := func(file string, env *string, flag *string) (string, error) {
 				os.WriteFile(cfg, []byte(file), 0o644)
 				args := []string{"--config", cfg}
-				if cmd == cmdUpscale && e.name != "out" {
+				if cmd&(cmdUpscale|cmdJoin) != 0 && e.name != "out" {
 					args = append(args, "--out", "2x.mkv")
 				}
 				if flag != nil {
@@ -106,7 +106,7 @@ func TestFlagTable(t *testing.T) {
 			os.Unsetenv(envName(e.name))
 		}
 	}
-	for _, cmd := range []command{cmdUpscale, cmdEval} {
+	for _, cmd := range []command{cmdUpscale, cmdEval, cmdPlan, cmdJoin} {
 		if _, _, err := loadSettings(cmd, []string{"--help"}); !errors.Is(err, errHelp) {
 			t.Errorf("--help: %v", err)
 		}
