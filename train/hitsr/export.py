@@ -73,7 +73,7 @@ def import_model(path):
     tok, tr = Tokenizer(cfg), Transformer(cfg)
     sd = {k: v.float() for k, v in sd.items()}
     tok.load_state_dict({k: v for k, v in sd.items() if k.split(".")[0] in ("enc", "dec", "quant")})
-    tsd = {k: v for k, v in sd.items() if k.split(".")[0] not in ("enc", "dec", "quant")}
+    tsd = {k: v for k, v in sd.items() if k.split(".")[0] not in ("enc", "dec", "quant", "bb")}  # bb: the backbone
     if tsd:
         tr.load_state_dict(tsd)
     else:
