@@ -23,7 +23,9 @@ class TestGolden(unittest.TestCase):
             if v.dtype in (torch.int32, torch.int64):
                 self.assertTrue(torch.equal(v.int(), ref[k].int()), k)
             else:
-                self.assertTrue(torch.allclose(v, ref[k], atol=1e-4, rtol=1e-4), k)
+                # the Go parity bound (model/golden): BLAS kernels (OPENBLAS_CORETYPE) change the rounding
+                err = float((v - ref[k]).abs().max() / ref[k].abs().max().clamp_min(1e-30))
+                self.assertLessEqual(err, 1e-3, k)
 
     def test_tiny(self):
         self.check(os.path.join(G, "tiny_model.safetensors"), os.path.join(G, "tiny_io.safetensors"))
