@@ -6,7 +6,7 @@ DEBS    := build-essential pkg-config libavcodec-dev libavformat-dev libavfilter
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: deps shaders build test bench run fuzz train-pack device-check
+.PHONY: deps shaders build test bench run scaleout-demo fuzz train-pack device-check
 
 # Installs the Debian packages that are missing (Debian 12; needs root or sudo).
 deps:
@@ -43,6 +43,22 @@ bench:
 run:
 	mkdir -p out
 	$(GO) run ./cmd/hitsr-video testdata/sample.mp4 --out out/2x.mp4,out/4x.mp4 -y
+
+# Scale-out on this machine with the commands the Kubernetes Jobs run (deploy/k8s): a plan of
+# the sample (re-encoded with a keyframe every 0.5 s) in SEGMENTS parts, one worker process per
+# segment given its JOB_COMPLETION_INDEX, then the join; everything in out/scaleout/.
+SEGMENTS ?= 3
+SO := out/scaleout
+scaleout-demo:
+	mkdir -p $(SO)
+	$(GO) build -o $(SO)/hitsr-video ./cmd/hitsr-video
+	ffmpeg -v error -nostdin -y -i testdata/sample.mp4 -c:v libx264 -g 12 -c:a copy $(SO)/in.mp4
+	$(SO)/hitsr-video plan $(SO)/in.mp4 --segments $(SEGMENTS) --plan $(SO)/plan.json -y
+	pids=; for i in $$(seq 0 $$(($(SEGMENTS) - 1))); do \
+		JOB_COMPLETION_INDEX=$$i $(SO)/hitsr-video $(SO)/in.mp4 --plan $(SO)/plan.json \
+			--out $(SO)/2x.mp4,$(SO)/4x.mp4 --progress never -y & pids="$$pids $$!"; \
+	done; for p in $$pids; do wait $$p || exit 1; done
+	$(SO)/hitsr-video join --plan $(SO)/plan.json --out $(SO)/2x.mp4,$(SO)/4x.mp4 -y
 
 # Runs every Fuzz* target (found in the *_test.go files) for FUZZTIME each, one at a time; a
 # crasher is written under the package's testdata/fuzz/ (commit it: `go test` then runs it).

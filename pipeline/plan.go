@@ -140,7 +140,8 @@ func MakePlan(stop context.Context, o PlanOptions) (*Plan, error) {
 	var cuts []int // frame positions where segments 1.. start
 	if o.Segments > 0 {
 		if len(keys) < o.Segments-1 {
-			return nil, errf(KindUsage, "%s has %d keyframes after its first frame: at most %d segments", o.Input, len(keys), len(keys)+1)
+			return nil, errf(KindUsage, "%s has %d keyframes after its first frame: at most %d segments (segments start at keyframes; re-encode with more, e.g. ffmpeg -g)",
+				o.Input, len(keys), len(keys)+1)
 		}
 		for i := 1; i < o.Segments; i++ {
 			target := float64(i) * float64(len(frames)) / float64(o.Segments)

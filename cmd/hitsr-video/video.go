@@ -132,6 +132,9 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 		return pipelineError(err)
 	}
 	fps := float64(st.Done) / max(time.Since(start).Seconds(), 1e-9)
+	if seg != nil {
+		log = log.With(zap.Int("segment", seg.Index), zap.Int("segments", len(seg.Plan.Segments)))
+	}
 	log.Info("done", zap.Int("frames", st.Done), zap.Int("full", st.Done-st.Degraded), zap.Int("degraded", st.Degraded), zap.Int("dropped", st.Dropped),
 		zap.Duration("elapsed", time.Since(start).Round(time.Millisecond)), zap.Float64("fps", round2(fps)),
 		zap.Int("tiles_run", m.TilesRun), zap.Int("tiles_reused", m.TilesReused))
