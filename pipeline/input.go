@@ -33,8 +33,9 @@ type input struct {
 	firstPts int64
 	lastPts  int64
 	lastDur  int64
-	lo, hi   int64 // frames kept: pts in [lo, hi) (a plan's segment; default all)
-	past     bool  // a frame at or after hi was decoded: nothing more to keep
+	lo, hi   int64          // frames kept: pts in [lo, hi) (a plan's segment; default all)
+	past     bool           // a frame at or after hi was decoded: nothing more to keep
+	first    *astiav.Packet // read by a segment's seek, not yet processed
 }
 
 // defaultFPS is the frame rate of a stream that states none (FFmpeg's default for raw streams).
@@ -138,6 +139,9 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 }
 
 func (in *input) close() {
+	if in.first != nil {
+		in.first.Free()
+	}
 	in.sc.free()
 	if in.rgb != nil {
 		in.rgb.Free()
@@ -233,7 +237,7 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 		return nil
 	}
 	for stop.Err() == nil && abort.Err() == nil && !in.past && (maxFrames <= 0 || int(st.decoded.Load()) < maxFrames) {
-		err := in.fc.ReadFrame(pkt)
+		err := in.read(pkt)
 		if errors.Is(err, astiav.ErrEof) {
 			break
 		}

@@ -107,7 +107,7 @@ func (jn *Join) Run(stop context.Context) (int, error) {
 	if err := plan.matches(in); err != nil {
 		return 0, err
 	}
-	for i, out := range o.Outputs { // every segment, before anything is written
+	for _, out := range o.Outputs { // every segment, before anything is written
 		j := &joinOutput{plan: plan, segs: make([]string, n), got: make([][]int64, n), exp: make([][]int64, n), durs: map[int64]int64{}}
 		outs = append(outs, j)
 		var first *segmentInfo
@@ -126,7 +126,9 @@ func (jn *Join) Run(stop context.Context) (int, error) {
 					k, j.segs[k], info.diff(*first))
 			}
 		}
-		if j.w, err = newJoinOutput(in, out, files[i], j.segs[0], o.Log); err != nil {
+	}
+	for i, j := range outs {
+		if j.w, err = newJoinOutput(in, o.Outputs[i], files[i], j.segs[0], o.Log); err != nil {
 			return 0, err
 		}
 	}

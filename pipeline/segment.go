@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -51,16 +52,62 @@ func (in *input) selectSegment(s *SegmentRun) error {
 		}
 	}
 	seg := s.Plan.Segments[s.Index]
-	if s.Index > 0 {
-		in.lo = seg.Start
-		if err := in.fc.SeekFrame(in.vst.Index(), seg.Start, astiav.NewSeekFlags(astiav.SeekFlagBackward)); err != nil {
-			return errf(KindInput, "%s: cannot seek to segment %d (%.3f s): %v", in.name, s.Index, seg.StartSeconds, err)
-		}
-	}
 	if s.Index < len(s.Plan.Segments)-1 {
 		in.hi = seg.End
 	}
+	if s.Index == 0 {
+		return nil
+	}
+	in.lo = seg.Start
+	if err := in.seekKey(seg.Start, s.Plan.Segments[0].Start); err != nil {
+		return errf(KindInput, "%s: cannot seek to segment %d (%.3f s): %v", in.name, s.Index, seg.StartSeconds, err)
+	}
 	return nil
+}
+
+// seekKey positions the demuxer on a keyframe at or before pts start, to decode from there: it
+// seeks, reads up to the first keyframe, and seeks further back (1 s, 2 s, 4 s … down to first,
+// the earliest pts) while that keyframe comes after start, as where a seek lands is only as
+// exact as the container's index (MPEG-TS has none).
+func (in *input) seekKey(start, first int64) error {
+	pkt := astiav.AllocPacket()
+	back := astiav.RescaleQ(1, astiav.NewRational(1, 1), in.timeBase())
+	for target := start; ; target = max(first, target-back) {
+		if err := in.fc.SeekFrame(in.vst.Index(), target, astiav.NewSeekFlags(astiav.SeekFlagBackward)); err != nil {
+			pkt.Free()
+			return err
+		}
+		for {
+			if err := in.fc.ReadFrame(pkt); err != nil {
+				break // past the end: further back
+			}
+			if pkt.StreamIndex() == in.vst.Index() && pkt.Flags().Has(astiav.PacketFlagKey) {
+				if pkt.Pts() != astiav.NoPtsValue && pkt.Pts() <= start {
+					in.first = pkt
+					return nil
+				}
+				pkt.Unref()
+				break
+			}
+			pkt.Unref()
+		}
+		if target == first {
+			pkt.Free()
+			return fmt.Errorf("no keyframe at or before it")
+		}
+		back *= 2
+	}
+}
+
+// read is the demuxer's next packet, the one seekKey looked at first.
+func (in *input) read(pkt *astiav.Packet) error {
+	if in.first != nil {
+		pkt.MoveRef(in.first)
+		in.first.Free()
+		in.first = nil
+		return nil
+	}
+	return in.fc.ReadFrame(pkt)
 }
 
 // segmentContainer moves the encoded stream from the output's own container (which chose the
