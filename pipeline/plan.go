@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -29,7 +30,7 @@ const planVersion = 1
 type Plan struct {
 	Version  int       `json:"version"`
 	ID       string    `json:"id"`    // hash of source and segments; every segment file is tagged with it
-	Input    string    `json:"input"` // as given to plan; Join reads it unless given another name
+	Input    string    `json:"input"` // absolute for a local file; Join reads it unless given another name
 	Source   Source    `json:"source"`
 	Segments []Segment `json:"segments"`
 }
@@ -171,7 +172,13 @@ func MakePlan(stop context.Context, o PlanOptions) (*Plan, error) {
 		}
 	}
 	cp := in.vst.CodecParameters()
-	p := &Plan{Version: planVersion, Input: o.Input, Source: Source{
+	name := o.Input
+	if IsFile(name) {
+		if abs, err := filepath.Abs(strings.TrimPrefix(name, "file:")); err == nil {
+			name = abs
+		}
+	}
+	p := &Plan{Version: planVersion, Input: name, Source: Source{
 		Format: in.fc.InputFormat().Name(), Streams: in.fc.NbStreams(), Stream: in.vst.Index(),
 		Codec: cp.CodecID().Name(), Width: in.w, Height: in.h, TimeBase: tb.String(), Frames: len(frames)}}
 	if fi := stat(o.Input, 0); fi != nil && fi.Mode().IsRegular() {
