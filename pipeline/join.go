@@ -70,8 +70,8 @@ func (jn *Join) Run(stop context.Context) (int, error) {
 	n := len(plan.Segments)
 	names := make([]string, len(o.Outputs))
 	for i, out := range o.Outputs {
-		if !IsFile(out.URL) {
-			return 0, errf(KindUsage, "%s: scale-out writes files (a shared file system), not pipes or URLs", out.URL)
+		if err := scaleOutFile(out.URL); err != nil {
+			return 0, err
 		}
 		names[i] = out.URL
 	}

@@ -34,10 +34,19 @@ func (s *SegmentRun) path(url string) (string, error) {
 	if n := len(s.Plan.Segments); s.Index < 0 || s.Index >= n {
 		return "", errf(KindUsage, "segment %d: the plan has segments 0..%d", s.Index, n-1)
 	}
-	if !IsFile(url) {
-		return "", errf(KindUsage, "%s: scale-out writes files (a shared file system), not pipes or URLs", url)
+	if err := scaleOutFile(url); err != nil {
+		return "", err
 	}
 	return SegmentPath(url, s.Index, len(s.Plan.Segments)), nil
+}
+
+// scaleOutFile refuses an output that is not a local file: segments are written next to their
+// output, on a file system every worker and the join share.
+func scaleOutFile(url string) error {
+	if !IsFile(url) {
+		return errf(KindUsage, "%s: scale-out writes files (a shared file system), not pipes or URLs", url)
+	}
+	return nil
 }
 
 // selectSegment checks the input against the plan, skips its other streams and seeks to the
