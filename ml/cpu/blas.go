@@ -26,14 +26,14 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	})
 }
 
-// fillRows sets every row of c (rows of len(bias)) to bias and returns the GEMM beta that
-// keeps it: 1, or 0 for no bias.
-func fillRows(c, bias []float32) float32 {
+// fillRows sets rows×w of c (row stride ldc) to the first w of bias and returns the GEMM beta
+// that keeps it: 1, or 0 for no bias.
+func fillRows(c []float32, rows, w, ldc int, bias []float32) float32 {
 	if len(bias) == 0 {
 		return 0
 	}
-	for r := 0; r < len(c); r += len(bias) {
-		copy(c[r:], bias)
+	for r := 0; r < rows; r++ {
+		copy(c[r*ldc:r*ldc+w], bias[:w])
 	}
 	return 1
 }

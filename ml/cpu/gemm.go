@@ -15,9 +15,10 @@ func gemmDims(n *ml.Node) (batch, m, k, nn int, bBroadcast bool) {
 	return batch, m, k, nn, n.In[1].Len() == k*nn
 }
 
-// matmul computes each matrix of the batch (the leading axes) on its own, in row blocks fixed
-// by its shape alone: OpenBLAS kernels round a row differently by its position in a call and by
-// the call's size, so a matrix's result must not depend on what else is in the batch.
+// matmul computes each matrix of the batch (the leading axes) on its own, in blocks of C fixed
+// by its shape alone: OpenBLAS kernels round an element differently by its position in a call
+// and by the call's size, so a matrix's result must not depend on what else is in the batch.
+// Up to four column blocks let a lone matrix use several cores.
 func matmul(n *ml.Node) {
 	a, b, c := f(n.In[0]), f(n.In[1]), f(n.Out)
 	batch, m, k, nn, shared := gemmDims(n)
@@ -32,23 +33,22 @@ func matmul(n *ml.Node) {
 	if n.P.TransB {
 		ldb = k
 	}
-	rows := min(m, blockRows(nn))
-	nb := (m + rows - 1) / rows
-	each(batch*nb, func(_, item int) {
-		i, r0 := item/nb, item%nb*rows
-		r1 := min(m, r0+rows)
+	cols := min(nn, max(128, (nn/4+15)&^15))
+	rows := min(m, max(64, ((1<<18)/cols+15)&^15)) // ≤ 256K floats of C stay in cache
+	nr, nc := (m+rows-1)/rows, (nn+cols-1)/cols
+	each(batch*nr*nc, func(_, item int) {
+		i, r0, c0 := item/(nr*nc), item/nc%nr*rows, item%nc*cols
+		r1, c1 := min(m, r0+rows), min(nn, c0+cols)
 		bi := b
 		if !shared {
 			bi = b[i*k*nn:]
 		}
-		ci := c[(i*m+r0)*nn : (i*m+r1)*nn]
-		beta := fillRows(ci, bias)
-		sgemm1(n.P.TransA, n.P.TransB, r1-r0, nn, k, 1, offset(a[i*m*k:], n.P.TransA, r0, lda), lda, bi, ldb, beta, ci, nn)
+		ci := c[(i*m+r0)*nn+c0:]
+		beta := fillRows(ci, r1-r0, c1-c0, nn, bias[min(c0, len(bias)):])
+		sgemm1(n.P.TransA, n.P.TransB, r1-r0, c1-c0, k, 1, offset(a[i*m*k:], n.P.TransA, r0, lda), lda,
+			offset(bi, !n.P.TransB, c0, ldb), ldb, beta, ci, nn)
 	})
 }
-
-// blockRows is the row block of a GEMM with n columns: ≤ 256K floats of C stay in cache.
-func blockRows(n int) int { return max(64, ((1<<18)/n+15)&^15) }
 
 // attention computes softmax(scale·q·kᵀ, masked)·v, one (batch, head) per work item.
 func attention(n *ml.Node) {

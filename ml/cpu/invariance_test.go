@@ -36,9 +36,9 @@ func invCases() []invCase {
 			}}
 	}
 	return []invCase{
-		linear(1, 256, 768), // one token per item: the transformer's first scale
+		linear(1, 256, 768), // one token per item (the transformer's first scale), four column blocks
 		linear(9, 64, 33),
-		linear(400, 32, 700), // two row blocks per item
+		linear(2100, 8, 128), // two row blocks per item
 		{"matmul_per_item_b", func(c *ml.Context, in, sh func(...int) *ml.Tensor) *ml.Tensor {
 			return c.MatMul(in(17, 24), in(24, 9), false, false)
 		}},
