@@ -135,7 +135,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	if seg != nil {
 		log = log.With(zap.Int("segment", seg.Index), zap.Int("segments", len(seg.Plan.Segments)))
 	}
-	log.Info("done", zap.Int("frames", st.Done), zap.Int("full", st.Done-st.Degraded), zap.Int("degraded", st.Degraded), zap.Int("dropped", st.Dropped),
+	log.Info("done", zap.Int("frames", st.Done), zap.String("mode", m.Mode.String()), zap.Int("degraded", st.Degraded), zap.Int("dropped", st.Dropped),
 		zap.Duration("elapsed", time.Since(start).Round(time.Millisecond)), zap.Float64("fps", round2(fps)),
 		zap.Int("tiles_run", m.TilesRun), zap.Int("tiles_reused", m.TilesReused))
 	return nil
