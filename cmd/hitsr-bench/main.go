@@ -5,12 +5,11 @@ package main
 import (
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"slices"
 	"text/tabwriter"
 	"time"
 
+	"github.com/hitsr/hitsr/internal/benchutil"
 	"github.com/hitsr/hitsr/ml"
 	"github.com/hitsr/hitsr/ml/cpu"
 	"github.com/hitsr/hitsr/ml/device"
@@ -27,28 +26,7 @@ func main() {
 
 // median times fn (after one warm-up call) over at least reps runs or minDur.
 func median(reps int, minDur time.Duration, fn func() error) (time.Duration, error) {
-	if err := fn(); err != nil {
-		return 0, err
-	}
-	var ts []time.Duration
-	start := time.Now()
-	for len(ts) < reps || time.Since(start) < minDur && len(ts) < 200 {
-		t0 := time.Now()
-		if err := fn(); err != nil {
-			return 0, err
-		}
-		ts = append(ts, time.Since(t0))
-	}
-	slices.Sort(ts)
-	return ts[len(ts)/2], nil
-}
-
-func randFloats(n int) []float32 {
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = rand.Float32()*2 - 1
-	}
-	return v
+	return benchutil.Median(reps, minDur, 200, fn)
 }
 
 // timeOp times Compute of a graph built by build on fresh contexts.
@@ -87,7 +65,7 @@ func run(quick bool) error {
 	fmt.Fprintln(w, "GEMM M×K×N\tbackend\tms\tGFLOP/s\t× OpenBLAS\t")
 	for _, s := range sizes {
 		m, k, n := s[0], s[1], s[2]
-		a, bm, c := randFloats(m*k), randFloats(k*n), make([]float32, m*n)
+		a, bm, c := benchutil.RandFloats(m*k), benchutil.RandFloats(k*n), make([]float32, m*n)
 		flop := 2 * float64(m*k*n)
 		base, _ := median(reps, time.Second, func() error {
 			cpu.Sgemm(false, false, m, n, k, 1, a, k, bm, n, 0, c, n)
@@ -118,7 +96,7 @@ func run(quick bool) error {
 	}
 	fmt.Fprintln(w, "\nconv2d 3×3 64→64\tbackend\tms\tGFLOP/s\t\t")
 	flop := 2 * float64(64*64*9*hw*hw)
-	x, wt, bias := randFloats(64*hw*hw), randFloats(64*64*9), randFloats(64)
+	x, wt, bias := benchutil.RandFloats(64*hw*hw), benchutil.RandFloats(64*64*9), benchutil.RandFloats(64)
 	for _, b := range backends {
 		tx, e1 := ml.NewTensor(b, ml.F32, []int{1, 64, hw, hw}, x)
 		tw, e2 := ml.NewTensor(b, ml.F32, []int{64, 64, 3, 3}, wt)
@@ -138,7 +116,7 @@ func run(quick bool) error {
 	w.Flush()
 
 	fmt.Fprintln(w, "\ndispatch batching (1024 elems)\tbackend\t1 op ms\t100 ops, 1 Compute ms\t100 ops, 100 Computes ms\t1 Compute / 1 op\t")
-	small := randFloats(1024)
+	small := benchutil.RandFloats(1024)
 	for _, b := range backends {
 		t, err := ml.NewTensor(b, ml.F32, []int{1024}, small)
 		if err != nil {

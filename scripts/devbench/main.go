@@ -16,13 +16,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/internal/benchutil"
 	"github.com/hitsr/hitsr/ml"
 	"github.com/hitsr/hitsr/ml/device"
 	"github.com/hitsr/hitsr/vk"
@@ -169,30 +169,7 @@ func ints(s string) []int {
 }
 
 // median times fn after one warm-up call: at least 3 runs and 1 s, at most 50 runs.
-func median(fn func() error) (time.Duration, error) {
-	if err := fn(); err != nil {
-		return 0, err
-	}
-	var ts []time.Duration
-	start := time.Now()
-	for len(ts) < 3 || time.Since(start) < time.Second && len(ts) < 50 {
-		t0 := time.Now()
-		if err := fn(); err != nil {
-			return 0, err
-		}
-		ts = append(ts, time.Since(t0))
-	}
-	slices.Sort(ts)
-	return ts[len(ts)/2], nil
-}
-
-func randFloats(n int) []float32 {
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = rand.Float32()*2 - 1
-	}
-	return v
-}
+func median(fn func() error) (time.Duration, error) { return benchutil.Median(3, time.Second, 50, fn) }
 
 // runCore times one op per Compute on fresh contexts (the output's allocation, recording and
 // one submit included), as cmd/hitsr-bench does, on larger problems too.
@@ -222,8 +199,8 @@ func runCore(spec string, gemms, convs []int) error {
 		save()
 	}
 	for _, n := range gemms {
-		ta, e1 := ml.NewTensor(b, ml.F32, []int{n, n}, randFloats(n*n))
-		tb, e2 := ml.NewTensor(b, ml.F32, []int{n, n}, randFloats(n*n))
+		ta, e1 := ml.NewTensor(b, ml.F32, []int{n, n}, benchutil.RandFloats(n*n))
+		tb, e2 := ml.NewTensor(b, ml.F32, []int{n, n}, benchutil.RandFloats(n*n))
 		if err := errors.Join(e1, e2); err != nil {
 			return err
 		}
@@ -236,9 +213,9 @@ func runCore(spec string, gemms, convs []int) error {
 		record("gemm", fmt.Sprintf("%d×%d×%d", n, n, n), 2*math.Pow(float64(n), 3), d)
 	}
 	for _, hw := range convs {
-		tx, e1 := ml.NewTensor(b, ml.F32, []int{1, 64, hw, hw}, randFloats(64*hw*hw))
-		tw, e2 := ml.NewTensor(b, ml.F32, []int{64, 64, 3, 3}, randFloats(64*64*9))
-		tbias, e3 := ml.NewTensor(b, ml.F32, []int{64}, randFloats(64))
+		tx, e1 := ml.NewTensor(b, ml.F32, []int{1, 64, hw, hw}, benchutil.RandFloats(64*hw*hw))
+		tw, e2 := ml.NewTensor(b, ml.F32, []int{64, 64, 3, 3}, benchutil.RandFloats(64*64*9))
+		tbias, e3 := ml.NewTensor(b, ml.F32, []int{64}, benchutil.RandFloats(64))
 		if err := errors.Join(e1, e2, e3); err != nil {
 			return err
 		}
