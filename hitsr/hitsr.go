@@ -105,7 +105,7 @@ func loadOn(path string, buf []byte, be ml.Backend) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
-	m := &Model{Batch: 32, Overlap: 4, BandPixels: 1 << 20, Mode: Full, be: be, w: w, cfg: w.Cfg}
+	m := &Model{Batch: 32, Overlap: 4, BandPixels: 1 << 18, Mode: Full, be: be, w: w, cfg: w.Cfg}
 	if w.Transformer {
 		m.m, err = model.New(w)
 	}
