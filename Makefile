@@ -38,6 +38,15 @@ bench:
 	$(GO) run ./cmd/hitsr-bench
 	$(GO) test ./hitsr -run '^$$' -bench 'OpenBLAS|Upscale360p|OnePass' -benchtime 1x
 	$(GO) test ./pipeline -run '^$$' -bench 'Modes|RSS1000|Soak10000' -benchtime 1x -timeout 60m
+	@# Peak resident memory of one frame → ×2 + ×4 per input size and mode (issue 11: ≤ 1 GB at 640×360, ≤ 1.5 GB at 1280×720).
+	@d=$$(mktemp -d) && $(GO) build -o $$d/hitsr-video ./cmd/hitsr-video && \
+	for size in 640x360 1280x720; do \
+		ffmpeg -v error -f lavfi -i testsrc2=size=$$size -frames:v 1 $$d/in.png && \
+		for mode in fidelity full; do \
+			/usr/bin/time -f "peak RSS $$size $$mode: %M KB, %e s" $$d/hitsr-video $$d/in.png --mode $$mode --device cpu \
+				--out 2:$$d/o2.png --out 4:$$d/o4.png -y --log-level error || exit 1; \
+		done; rm -f $$d/in.png; \
+	done; rm -rf $$d
 
 # The main job on the bundled sample clip: ×2 and ×4 from one model pass per frame (out/).
 run:
