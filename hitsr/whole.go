@@ -30,9 +30,12 @@ func (m *Model) whole(imgs []*imageio.Image, idx []int) ([][]*imageio.Image, err
 			y1 := min(y0+rows, H)
 			a, b := max(y0-R, 0), min(y1+R, H)
 			h := b - a
-			band := make([]float32, 3*h*W)
-			for c := 0; c < 3; c++ {
-				copy(band[c*h*W:(c+1)*h*W], img.Pix[(c*H+a)*W:(c*H+b)*W])
+			band := img.Pix[:3*H*W] // one band: the frame itself
+			if h < H {
+				band = make([]float32, 3*h*W)
+				for c := 0; c < 3; c++ {
+					copy(band[c*h*W:(c+1)*h*W], img.Pix[(c*H+a)*W:(c*H+b)*W])
+				}
 			}
 			got, err := m.backbone(band, W, h, scales)
 			if err != nil {

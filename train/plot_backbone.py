@@ -14,14 +14,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+from plot_curves import smooth  # noqa: E402
 
 FSRCNN = {("Set5", 2): 37.00, ("Set5", 4): 30.71, ("Set14", 2): 32.63, ("Set14", 4): 27.59}
-
-
-def smooth(y, k=25):
-    y = np.asarray(y, dtype=float)
-    return y if len(y) < k else np.concatenate([y[:k - 1], np.convolve(y, np.ones(k) / k, mode="valid")])
 
 
 def evals(run):
@@ -46,7 +42,7 @@ def main():
     l1 = [r for r in log if r["lr"] > 0 and r.get("x4", 0) > 0.01]  # the L1 phase (L2 values are ~100× smaller)
     st = [r["step"] for r in l1]
     for k, name in (("x2", "×2"), ("x4", "×4")):
-        ax1.plot(st, smooth([r[k] for r in l1]), label=f"{name} L1")
+        ax1.plot(st, smooth([r[k] for r in l1], 25), label=f"{name} L1")
     ax1.set(title="backbone training loss (L1 phase)", xlabel="training step", ylabel="L1 (pixels in [0, 1])")
     ax1.legend()
     for (sname, s), pts in sorted(evals(a.run).items()):
