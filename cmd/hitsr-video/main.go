@@ -3,7 +3,7 @@
 //
 //	hitsr-video in.mp4 --out 2x.mp4,4x.mp4
 //	hitsr-video photo.png --out 2x.png,4x.png
-//	hitsr-video eval /work/shared/data/Set5/HR --scales 2,4 --csv set5.csv --chart set5.png
+//	hitsr-video eval Set5/HR --scales 2,4 --csv set5.csv --chart set5.png
 package main
 
 import (
