@@ -45,12 +45,15 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("mode %q: want one of %v", s, modeNames)
 }
 
+// DefaultBatch is Model.Batch's default.
+const DefaultBatch = 32
+
 // Model is a loaded model on a backend (weights uploaded once). Not safe for concurrent use.
 type Model struct {
 	// Mode is the network Upscale runs (default: Fidelity when the file has a backbone).
 	Mode    Mode
 	Notice  string // one line when "auto" fell back to the CPU backend
-	Batch   int    // tiles per Generate call (default 32; ~30 MB of device memory per tile)
+	Batch   int    // tiles per Generate call (default DefaultBatch; ~30 MB of device memory per tile)
 	Overlap int    // LR overlap between tiles in pixels (default 4, as evaluate.py)
 	// ReuseTiles makes single-image calls reuse the previous call's output for tiles whose
 	// input is bit-identical (video: static regions skip the model; the result is the same).
@@ -105,7 +108,7 @@ func loadOn(path string, buf []byte, be ml.Backend) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
-	m := &Model{Batch: 32, Overlap: 4, BandPixels: 1 << 18, Mode: Full, be: be, w: w, cfg: w.Cfg}
+	m := &Model{Batch: DefaultBatch, Overlap: 4, BandPixels: 1 << 18, Mode: Full, be: be, w: w, cfg: w.Cfg}
 	if w.Transformer {
 		m.m, err = model.New(w)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,6 +42,9 @@ type setting struct {
 	field       func(*settings) any
 }
 
+// crfMin..crfMax is the CRF range --crf and an output's #crf= accept (-1: the encoder's default).
+const crfMin, crfMax = -1, 63
+
 // table is every setting of every command: it drives pflag, the config keys, the HITSR_*
 // variables, the usage text and the checks. Adding a setting is adding a row (and its field).
 var table = []setting{
@@ -50,7 +54,7 @@ var table = []setting{
 	{name: "codec", arg: "NAME", def: "", cmds: cmdUpscale,
 		help:  "video encoder (default libx264 where the container takes H.264)",
 		field: func(s *settings) any { return &s.codec }},
-	{name: "crf", arg: "N", def: 18, min: -1, max: 63, cmds: cmdUpscale,
+	{name: "crf", arg: "N", def: 18, min: crfMin, max: crfMax, cmds: cmdUpscale,
 		help:  "constant-rate factor; -1: the encoder's default (x264 takes 0..51)",
 		field: func(s *settings) any { return &s.crf }},
 	{name: "bitrate", arg: "R", def: "", cmds: cmdUpscale,
@@ -102,7 +106,7 @@ var table = []setting{
 	{name: "mode", arg: "M", def: "auto", choices: []string{"auto", "fidelity", "full"}, cmds: cmdAll,
 		help:  "fidelity: the conv backbone alone (fast); full: the H-VAR token pass; auto: fidelity if the model has it",
 		field: func(s *settings) any { return &s.mode }},
-	{name: "batch", arg: "N", def: 32, min: 1, cmds: cmdAll, help: "tiles per model call",
+	{name: "batch", arg: "N", def: hitsr.DefaultBatch, min: 1, cmds: cmdAll, help: "tiles per model call",
 		field: func(s *settings) any { return &s.batch }},
 	{name: "config", arg: "FILE", def: "", cmds: cmdAny, notInFile: true,
 		help:  "YAML config; without it, the first of ./hitsr.yaml, $XDG_CONFIG_HOME/hitsr/config.yaml, /etc/hitsr/config.yaml",
@@ -139,7 +143,7 @@ func envName(name string) string {
 
 func newFlagSet(cmd command) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("hitsr-video", pflag.ContinueOnError)
-	fs.SetOutput(nilWriter{})
+	fs.SetOutput(io.Discard)
 	fs.SetInterspersed(true)
 	for _, e := range table {
 		if e.cmds&cmd == 0 {
@@ -160,10 +164,6 @@ func newFlagSet(cmd command) *pflag.FlagSet {
 	}
 	return fs
 }
-
-type nilWriter struct{}
-
-func (nilWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // configSearchPath is where a config file is looked for when --config is not given.
 func configSearchPath() []string {
@@ -364,7 +364,7 @@ func configOuts(raw any) ([]outSpec, error) {
 				o.target, err = parseScale(val)
 			case k == "size":
 				o.target, err = parseSize(val)
-			case contains(perOutputKeys, k):
+			case slices.Contains(perOutputKeys, k):
 				o.opts[k] = val
 			default:
 				err = fmt.Errorf("unknown key %q", k)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -101,7 +102,7 @@ func parseOpts(s string) (map[string]string, error) {
 	}
 	for _, kv := range strings.Split(s, ":") {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || v == "" || !contains(perOutputKeys, k) {
+		if !ok || v == "" || !slices.Contains(perOutputKeys, k) {
 			return nil, fmt.Errorf("bad output option %q (want key=value with key one of %s)", kv, strings.Join(perOutputKeys, ", "))
 		}
 		opts[k] = v
@@ -125,15 +126,6 @@ func checkDistinct(outs []outSpec) error {
 		seen[o.path] = true
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // parseBitrate reads "8M", "800k" or bits per second.

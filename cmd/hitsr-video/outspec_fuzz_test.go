@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/hitsr/hitsr/imageio"
@@ -49,7 +50,7 @@ func checkOuts(t *testing.T, outs []outSpec, s *settings, w, h int) {
 			t.Fatalf("%q: %d×%d sized to %d×%d", o.path, w, h, ow, oh)
 		}
 		for k, v := range o.opts {
-			if !contains(perOutputKeys, k) || v == "" {
+			if !slices.Contains(perOutputKeys, k) || v == "" {
 				t.Fatalf("%q: option %q=%q", o.path, k, v)
 			}
 		}

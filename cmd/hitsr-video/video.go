@@ -31,7 +31,7 @@ func videoOutputs(s *settings) ([]pipeline.Output, error) {
 			CRF: s.crf, Bitrate: s.bitrate}
 		if v, ok := o.opts["crf"]; ok {
 			crf, err := strconv.Atoi(v)
-			if err != nil || crf < -1 || crf > 63 {
+			if err != nil || crf < crfMin || crf > crfMax {
 				return nil, fail(exitUsage, "%s: invalid crf %q", o.path, v)
 			}
 			out.CRF = crf
