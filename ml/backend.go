@@ -1,6 +1,7 @@
 package ml
 
-// Backend runs recorded ops on one device. CPU is the reference; Vulkan is tested against it.
+// Backend runs recorded ops on one device. Every backend is tested against the float64
+// reference of package ml/opstest (Ref), written from the op contracts on Context.
 type Backend interface {
 	// Name identifies the backend and device, e.g. "cpu" or "vulkan:0 (llvmpipe)".
 	Name() string

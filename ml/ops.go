@@ -1,21 +1,12 @@
 package ml
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // isFloat reports F32 or F16 (F16 is accepted where weights are read).
 func isFloat(t *Tensor) bool { return t.dtype == F32 || t.dtype == F16 }
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 // MatMul returns a·b over the last two axes: a is [..., M, K] ([..., K, M] with transA), b is
 // [..., K, N] ([..., N, K] with transB). b's leading axes equal a's or are absent/all 1
@@ -57,7 +48,7 @@ func (c *Context) matmul(op string, a, b, bias *Tensor, transA, transB bool) *Te
 		return c.fail(op, "inner dimensions differ: %s (transA=%v transB=%v)", shapeStr(a, b), transA, transB)
 	}
 	if op == "matmul" && b.Rank() > 2 && numel(b.shape[:b.Rank()-2]) != 1 {
-		if !sameShape(a.shape[:a.Rank()-2], b.shape[:b.Rank()-2]) {
+		if !slices.Equal(a.shape[:a.Rank()-2], b.shape[:b.Rank()-2]) {
 			return c.fail(op, "batch axes differ: %s", shapeStr(a, b))
 		}
 	}
@@ -228,7 +219,7 @@ func (c *Context) Attention(q, k, v, limits *Tensor, kvLen int, scale float32) *
 	if !c.ok(op, q, k, v) || !c.opt(op, limits) {
 		return &Tensor{ctx: c}
 	}
-	if q.dtype != F32 || k.dtype != F32 || v.dtype != F32 || q.Rank() != 4 || !sameShape(k.shape, v.shape) || k.Rank() != 4 {
+	if q.dtype != F32 || k.dtype != F32 || v.dtype != F32 || q.Rank() != 4 || !slices.Equal(k.shape, v.shape) || k.Rank() != 4 {
 		return c.fail(op, "want f32 q, k, v of rank 4 with k and v alike, got %s", shapeStr(q, k, v))
 	}
 	if q.shape[0] != k.shape[0] || q.shape[1] != k.shape[1] || q.shape[3] != k.shape[3] {

@@ -1,4 +1,4 @@
-// Package cpu is the reference compute backend: Go loops spread over all cores, with GEMM
+// Package cpu is the compute backend on the host: Go loops spread over all cores, with GEMM
 // (matmul, implicit-GEMM convolution, attention) in OpenBLAS.
 package cpu
 
