@@ -14,13 +14,15 @@ class Config:
     enc_ch: List[int] = field(default_factory=lambda: [32, 64, 64])
     res_blocks: int = 1
     phi_k: int = 3
-    fidelity: str = "cond"   # "cond" | "pure"
+    fidelity: str = "cond"   # "cond" | "pure" | "backbone" (v2: residual over the backbone, §10)
     rq: str = "hit"          # "hit" | "plain"
     width: int = 256
     depth: int = 4
     heads: int = 4
     mlp: int = 4
     eps: float = 1e-5
+    dec_ch: int = 0          # v2 decoder width (fidelity "backbone")
+    cond_ch: int = 0         # v2 condition channels (the backbone's feature channels)
 
     # ---- derived geometry -------------------------------------------------
     def __post_init__(self):
@@ -77,5 +79,12 @@ class Config:
 
 SHIPPED = Config()
 # Tiny config used for the random-init Go parity golden file.
+# Model v2 (docs/model.md §10): the token path over the fidelity backbone. enc_ch is the training-only
+# residual encoder; Go never runs it.
+V2 = Config(tile=32, f=16, segments=[[1, 2], [3, 4], [6, 8]], z=16, vocab=256, enc_ch=[32, 48, 64, 64],
+            res_blocks=0, phi_k=3, fidelity="backbone", rq="hit", width=128, depth=4, heads=4, mlp=4,
+            dec_ch=64, cond_ch=48)
+TINY_V2 = Config(tile=8, f=4, segments=[[1, 2], [4], [6, 8]], z=4, vocab=16, enc_ch=[4, 8], res_blocks=0, phi_k=3,
+                 fidelity="backbone", width=16, depth=2, heads=2, mlp=2, dec_ch=8, cond_ch=6)
 TINY = Config(tile=8, f=4, segments=[[1, 2], [4], [6, 8]], z=4, vocab=16, enc_ch=[4, 8], res_blocks=1,
               phi_k=3, width=16, depth=2, heads=2, mlp=2)

@@ -76,7 +76,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        self.cond_proj = nn.Linear(cfg.z, w)
+        self.cond_proj = nn.Linear(cfg.cond_ch or cfg.z, w)
         self.pos = nn.Parameter(torch.randn(w, cfg.Gmax, cfg.Gmax) * 0.02)
         self.start = nn.Parameter(torch.randn(w) * 0.02)
         self.lvl = nn.Parameter(torch.randn(cfg.K + 1, w) * 0.02)
@@ -129,21 +129,22 @@ class Transformer(nn.Module):
     # ------------------------------------------------------------- inference
     @torch.no_grad()
     def generate(self, tok, lr, topk: int = 0, seed: Optional[int] = None, return_logits=False, nseg=None,
-                 decode=None):
+                 decode=None, cond=None, temperature: float = 1.0):
         """One pass with a KV cache: returns (token ids per scale, images per segment[, logits per scale]).
-        nseg: stop after this many segments; decode: set of segments to decode (default all; others None)."""
+        nseg: stop after this many segments; decode: set of segments to decode (default all; others None).
+        cond: the condition (v2: pooled backbone features), else tok.cond_latent(lr)."""
         cfg = self.cfg
         nseg = cfg.nseg if nseg is None else nseg
-        B = lr.shape[0]
+        B = (lr if cond is None else cond).shape[0]
         gen = None
         if topk:
             gen = torch.Generator().manual_seed(seed or 0)
-        c = tok.cond_latent(lr)
+        c = tok.cond_latent(lr) if cond is None else cond
         caches = [dict() for _ in self.blocks]
         x = self.embed_cond(c)
         for b, ca in zip(self.blocks, caches):
             x = b(x, None, ca)
-        fhat = tok.fhat0(B, lr.device)
+        fhat = tok.fhat0(B, c.device)
         idxs, imgs, logits_all = [], [], []
         for k, p in enumerate(cfg.scales):
             if cfg.seg_of[k] >= nseg:
@@ -156,7 +157,7 @@ class Transformer(nn.Module):
             logits_all.append(logits)
             if topk:
                 v, ii = logits.topk(topk, -1)
-                pr = v.softmax(-1).view(-1, topk)
+                pr = (v / temperature).softmax(-1).view(-1, topk)
                 s = torch.multinomial(pr, 1, generator=gen).view(B, -1, 1)
                 idx = ii.gather(-1, s).squeeze(-1)
             else:

@@ -1,0 +1,151 @@
+"""Model v2 token path (docs/model.md §10): HIT tokens that predict a residual over the fidelity
+backbone's outputs, conditioned on the backbone's trunk features.
+
+Inference graph (what Go runs): cond = area_down(features of the tile, Gmax) → transformer →
+token ids per scale → f̂ per segment (quant.*, as v1) → per segment n (scale s = 2^n):
+  g = dec.feat(features)                       3×3 conv over the whole frame (C → D), once
+  h = relu(g + dec.tok.n(bicubic_up(f̂_n, tile)))   1×1 conv z → D
+  h = relu(dec.mix.n(h))                       1×1 conv D → D
+  out_n = backbone_n + pixel_shuffle(dec.out.n(h), s)   1×1 conv D → 3s²
+The residual encoder (enc.*) tokenizes (HR_n, backbone_n) in training only.
+"""
+from typing import List
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import Config
+from .data import area_down, bicubic_up
+from .tokenizer import Quant
+
+
+class ResidualEncoder(nn.Module):
+    """(HR_n, backbone_n) images [B,6,S,S] → latents [B,z,S/f,S/f]; stride-2 convs (training only)."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        ch = cfg.enc_ch
+        self.conv_in = nn.Conv2d(6, ch[0], 3, padding=1)
+        self.down = nn.ModuleList([nn.Conv2d(ch[l], ch[min(l + 1, len(ch) - 1)], 3, stride=2, padding=1)
+                                   for l in range(len(ch))])
+        self.mid = nn.Conv2d(ch[-1], ch[-1], 3, padding=1)
+        self.conv_out = nn.Conv2d(ch[-1], cfg.z, 1)
+
+    def forward(self, hr, bb):
+        # the residual carries the information; ×8 brings its scale near the images'
+        h = self.conv_in(torch.cat([hr * 2 - 1, (hr - bb) * 8], 1))
+        for d in self.down:
+            h = d(F.silu(h))
+        h = h + self.mid(F.silu(h))
+        return self.conv_out(F.silu(h))
+
+
+class ResidualDecoder(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        D = cfg.dec_ch
+        self.tile = cfg.tile
+        self.feat = nn.Conv2d(cfg.cond_ch, D, 3)  # on features padded by 1 (zeros outside the frame)
+        self.tok = nn.ModuleList([nn.Conv2d(cfg.z, D, 1) for _ in range(cfg.nseg)])
+        self.mix = nn.ModuleList([nn.Conv2d(D, D, 1) for _ in range(cfg.nseg)])
+        self.out = nn.ModuleList([nn.Conv2d(D, 3 * 4 ** n, 1) for n in range(cfg.nseg)])
+        for o in self.out:
+            nn.init.zeros_(o.weight)
+            nn.init.zeros_(o.bias)
+
+    def forward(self, g, fhat, n, bb):
+        """g = self.feat(padded features) [B,D,tile,tile]; fhat [B,z,G,G]; bb the backbone's output at 2^n."""
+        h = F.relu(g + self.tok[n](bicubic_up(fhat, self.tile)))
+        h = F.relu(self.mix[n](h))
+        r = self.out[n](h)
+        return bb + (F.pixel_shuffle(r, 2 ** n) if n else r)
+
+
+class TokPath(nn.Module):
+    """Quantizer + decoder (+ the training-only encoder); export names quant.*, dec.* (enc.* not exported)."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        assert cfg.fidelity == "backbone"
+        self.cfg = cfg
+        self.enc = ResidualEncoder(cfg)
+        self.dec = ResidualDecoder(cfg)
+        self.quant = Quant(cfg)
+        with torch.no_grad():
+            self.quant.embedding.normal_(0, 0.5)
+
+    # the HIT geometry helpers, as tokenizer.Tokenizer
+    def grid(self, k):
+        cfg = self.cfg
+        return cfg.Gmax if cfg.rq == "plain" else cfg.G(cfg.seg_of[k])
+
+    def fhat0(self, B, device=None):
+        G = self.grid(0)
+        return torch.zeros(B, self.cfg.z, G, G, device=device)
+
+    def carry(self, fhat, k):
+        G = self.grid(k)
+        return fhat if fhat.shape[-1] == G else bicubic_up(fhat, G)
+
+    def add(self, fhat, k, idx):
+        p = self.cfg.scales[k]
+        h = bicubic_up(self.quant.lookup(idx, p), fhat.shape[-1])
+        return fhat + self.quant.phi_k(k, h)
+
+    def last_of_seg(self, k):
+        cfg = self.cfg
+        return k == cfg.K - 1 or cfg.seg_of[k + 1] != cfg.seg_of[k]
+
+    def latents(self, hrs: List[torch.Tensor], bbs: List[torch.Tensor]):
+        """Per-segment latents (hit) or [E at the last segment] (plain)."""
+        if self.cfg.rq == "plain":
+            return [self.enc(hrs[-1], bbs[-1])]
+        return [self.enc(h, b) for h, b in zip(hrs, bbs)]
+
+    def quantize(self, Zs, want_loss=False):
+        """Residual quantization: (ids per scale, f̂ per segment (straight-through), vq loss)."""
+        cfg = self.cfg
+        fhat = self.fhat0(Zs[0].shape[0], Zs[0].device)
+        ids, fhats, loss = [], [], Zs[0].new_zeros(())
+        for k, p in enumerate(cfg.scales):
+            Z = Zs[0] if cfg.rq == "plain" else Zs[cfg.seg_of[k]]
+            fhat = self.carry(fhat, k)
+            idx = self.quant.nearest(area_down(Z.detach() - fhat.detach(), p))
+            ids.append(idx)
+            fhat = self.add(fhat, k, idx)
+            if want_loss:
+                loss = loss + 0.25 * F.mse_loss(fhat.detach(), Z) + F.mse_loss(fhat, Z.detach())
+            if self.last_of_seg(k):
+                fhats.append(Z + (fhat - Z).detach() if want_loss else fhat)
+        return ids, fhats, loss / cfg.K
+
+    def replay(self, ids):
+        """Token ids → (transformer inputs x_k for k ≥ 1, f̂ per completed segment)."""
+        cfg = self.cfg
+        fhat = self.fhat0(ids[0].shape[0], ids[0].device)
+        xs, fhats = [], []
+        for k, idx in enumerate(ids):
+            fhat = self.carry(fhat, k)
+            if k > 0:
+                xs.append(area_down(fhat, cfg.scales[k]))
+            fhat = self.add(fhat, k, idx)
+            if self.last_of_seg(k):
+                fhats.append(fhat)
+        return xs, fhats
+
+    def decode(self, featpad, fhats, bbs):
+        """Images per segment from f̂ per segment; featpad [B,C,tile+2,tile+2]."""
+        g = self.dec.feat(featpad)
+        return [self.dec(g, f, n, bbs[n]) for n, f in enumerate(fhats)]
+
+
+def cond_of(cfg: Config, featpad):
+    """The transformer's condition: the tile's features (padding removed) area-pooled to Gmax."""
+    return area_down(featpad[..., 1:-1, 1:-1], cfg.Gmax)
+
+
+def export_state(tp: TokPath, tr) -> dict:
+    sd = {k: v for k, v in tp.state_dict().items() if not k.startswith("enc.")}
+    sd.update(tr.state_dict())
+    return {k: v.detach().float().contiguous() for k, v in sd.items()}
