@@ -12,8 +12,7 @@ import (
 	"sync"
 )
 
-// FFmpeg's own log is not printed (the pipeline logs for itself); its last error message is
-// kept to explain the error codes FFmpeg calls return.
+// avlog is FFmpeg's log once CaptureFFmpegLog has run.
 var avlog struct {
 	sync.Mutex
 	seq  uint64 // messages completed so far
@@ -21,7 +20,12 @@ var avlog struct {
 	part strings.Builder
 }
 
-func init() { C.hs_log_init() }
+var captureOnce sync.Once
+
+// CaptureFFmpegLog stops FFmpeg printing its log (the pipeline logs for itself) and keeps its
+// last error message to explain the error codes FFmpeg calls return. A program calls it once
+// at start; it is process-wide, so a library embedding the pipeline leaves it to its host.
+func CaptureFFmpegLog() { captureOnce.Do(func() { C.hs_log_init() }) }
 
 //export hsAVLog
 func hsAVLog(msg *C.char) {

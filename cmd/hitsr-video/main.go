@@ -122,6 +122,7 @@ func fail(code int, format string, args ...any) error {
 }
 
 func main() {
+	pipeline.CaptureFFmpegLog()
 	stderr := os.Stderr
 	if p, err := captureStderr(); err == nil {
 		libStderr, stderr = p, p.real

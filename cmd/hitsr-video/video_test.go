@@ -217,6 +217,7 @@ var cli struct {
 }
 
 func TestMain(m *testing.M) {
+	pipeline.CaptureFFmpegLog() // as main does
 	code := m.Run()
 	if cli.dir != "" {
 		os.RemoveAll(cli.dir)
