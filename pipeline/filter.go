@@ -117,6 +117,9 @@ func splitChain(text string) ([]chainFilter, error) {
 		if strings.TrimLeft(rest, whitespace) == "" {
 			return nil, errors.New("empty filter (a chain is filters separated by commas)")
 		}
+		if strings.HasPrefix(strings.TrimLeft(rest, whitespace), "[") {
+			return nil, errors.New("pad labels ([…]) are not taken (one chain only: filters separated by commas)")
+		}
 		var f chainFilter
 		f.name, rest = getToken(rest, "=,;[]")
 		if strings.HasPrefix(rest, "=") {
@@ -287,14 +290,14 @@ func newGraph(desc string, in frameSpec, outPF astiav.PixelFormat) (_ *graph, er
 	}
 	mark := avMark()
 	fail := func(what string, e error) error {
-		return errf(KindUsage, "filter chain %q: %s (%dx%d %s): %s", desc, what, in.w, in.h, in.pf.Name(),
+		return errf(KindUsage, "filter chain %q: %s %dx%d %s frames: %s", desc, what, in.w, in.h, in.pf.Name(),
 			avContext.ReplaceAllString(explain(e, mark), ""))
 	}
 	if g.src, err = g.g.NewFilterContext(astiav.FindFilterByName("buffer"), "in", args); err != nil {
-		return nil, fail("source", err)
+		return nil, fail("no buffer source for", err)
 	}
 	if g.sink, err = g.g.NewFilterContext(astiav.FindFilterByName("buffersink"), "out", nil); err != nil {
-		return nil, fail("sink", err)
+		return nil, fail("no buffer sink for", err)
 	}
 	outputs, inputs := astiav.AllocFilterInOut(), astiav.AllocFilterInOut()
 	defer outputs.Free()
@@ -304,10 +307,10 @@ func newGraph(desc string, in frameSpec, outPF astiav.PixelFormat) (_ *graph, er
 	inputs.SetName("out")
 	inputs.SetFilterContext(g.sink)
 	if err := g.g.Parse(full, inputs, outputs); err != nil {
-		return nil, fail("cannot build it", err)
+		return nil, fail("cannot build it for", err)
 	}
 	if err := g.g.Configure(); err != nil {
-		return nil, fail("cannot run it on frames of", err)
+		return nil, fail("cannot run it on", err)
 	}
 	var w, h, pf C.int
 	var tb, fr, sr C.AVRational
@@ -353,4 +356,160 @@ func (g *graph) free() {
 	if g.g != nil {
 		g.g.Free() // frees its filter contexts
 	}
+}
+
+// parseChains parses the run's chain and each output's before anything is opened, and returns
+// each output's filters after the model (the run chain's filters after hitsr, then its own).
+func (p *Pipeline) parseChains() ([]string, error) {
+	o := p.o
+	if o.VF != "" {
+		c, err := ParseChain(o.VF)
+		if err != nil {
+			return nil, errf(KindUsage, "--vf: %v", err)
+		}
+		p.chain = c
+	}
+	posts := make([]string, len(o.Outputs))
+	for i, out := range o.Outputs {
+		var parts []string
+		if p.chain != nil && p.chain.After != "" {
+			parts = append(parts, p.chain.After)
+		}
+		if out.VF != "" {
+			c, err := ParseChain(out.VF)
+			if err != nil {
+				return nil, errf(KindUsage, "%s: vf: %v", out.URL, err)
+			}
+			if c.Hitsr != nil {
+				return nil, errf(KindUsage, "%s: vf: %q names hitsr: the model runs once per frame for every output; name it in --vf", out.URL, out.VF)
+			}
+			parts = append(parts, c.Before)
+		}
+		posts[i] = strings.Join(parts, ",")
+		if (o.VF != "" || out.VF != "") && o.Segment != nil {
+			return nil, errf(KindUsage, "filter chains are not taken by a scale-out segment run (a timing filter would cut across segments)")
+		}
+		if p.chain != nil && p.chain.Hitsr != nil && len(p.chain.Hitsr.Scales) > 0 {
+			if t := out.Target; t.W > 0 || !slices.Contains(p.chain.Hitsr.Scales, int(t.Scale)) || t.Scale != float64(int(t.Scale)) {
+				return nil, errf(KindUsage, "%s: output %s is not one of the scales of --vf's hitsr (%v)", out.URL, t, p.chain.Hitsr.Scales)
+			}
+		}
+	}
+	return posts, nil
+}
+
+// setChain runs desc on the decoded frames: the frames the model sees are its output (size,
+// time base and frame rate).
+func (in *input) setChain(desc string) error {
+	cp := in.vst.CodecParameters()
+	pf := in.dec.PixelFormat()
+	if pf == astiav.PixelFormatNone {
+		pf = cp.PixelFormat()
+	}
+	g, err := newGraph(desc, frameSpec{w: in.w, h: in.h, pf: pf, tb: in.vst.TimeBase(), fps: in.fps(),
+		sar: cp.SampleAspectRatio()}, astiav.PixelFormatNone)
+	if err != nil {
+		return errf(KindUsage, "--vf: %v", err)
+	}
+	in.chain = g
+	in.w, in.h = g.out.w, g.out.h
+	fps := in.fps()
+	in.frameDur = max(astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), in.timeBase()), 1)
+	return nil
+}
+
+// filter hands a decoded frame to deliver, through the --vf chain when there is one (f nil:
+// the end of the stream flushes the chain). deliver returns false to stop.
+func (in *input) filter(f *astiav.Frame, deliver func(*astiav.Frame) (bool, error)) (bool, error) {
+	if in.chain == nil {
+		if f == nil {
+			return true, nil
+		}
+		return deliver(f)
+	}
+	if f != nil {
+		f.SetPts(bestEffortPts(f))
+	}
+	more := true
+	err := in.chain.push(f, func(out *astiav.Frame) error {
+		if !more {
+			return nil
+		}
+		var err error
+		more, err = deliver(out)
+		return err
+	})
+	return more, err
+}
+
+// frameTimes are a frame's timestamp and duration in timeBase(): the decoder's best effort,
+// or the chain's pts and one frame at its rate.
+func (in *input) frameTimes(f *astiav.Frame) (pts, dur int64) {
+	if in.chain != nil {
+		return f.Pts(), in.frameDur
+	}
+	return bestEffortPts(f), frameDuration(f)
+}
+
+// setPost runs desc on this output's frames after the model: model results (ow×oh) enter as
+// RGB, the encoder takes the chain's output size, time base and frame rate.
+func (w *output) setPost(in *input, desc string, ow, oh int) (int, int, error) {
+	g, err := newGraph(desc, frameSpec{w: ow, h: oh, pf: astiav.PixelFormatGbrpf32Le, tb: in.timeBase(), fps: in.fps(),
+		sar: outputSAR(in, ow, oh)}, astiav.PixelFormatGbrpf32Le)
+	if err != nil {
+		return 0, 0, errf(KindUsage, "%s: vf: %v", w.spec.URL, err)
+	}
+	w.post = g
+	fps := w.srcFPS(in)
+	w.postDur = max(astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), g.out.tb), 1)
+	if w.postIn, err = allocVideoFrame(ow, oh, astiav.PixelFormatGbrpf32Le); err != nil {
+		return 0, 0, errf(KindFailure, "%v", err)
+	}
+	return g.out.w, g.out.h, nil
+}
+
+// srcTB, srcFPS and srcSAR describe the frames the encoder gets: the model's, or the output
+// chain's.
+func (w *output) srcTB(in *input) astiav.Rational {
+	if w.post != nil {
+		return w.post.out.tb
+	}
+	return in.timeBase()
+}
+
+func (w *output) srcFPS(in *input) astiav.Rational {
+	if w.post != nil && w.post.out.fps.Num() > 0 && w.post.out.fps.Den() > 0 {
+		return w.post.out.fps
+	}
+	return in.fps()
+}
+
+func (w *output) srcSAR(in *input, ow, oh int) astiav.Rational {
+	if w.post != nil && w.post.out.sar.Num() > 0 && w.post.out.sar.Den() > 0 {
+		return w.post.out.sar
+	}
+	return outputSAR(in, ow, oh)
+}
+
+// filterEncode runs a model result through the output's chain and encodes what comes out
+// (j nil: the end of the stream).
+func (w *output) filterEncode(j *frameJob) error {
+	var f *astiav.Frame
+	if j != nil {
+		if err := makeWritable(w.postIn); err != nil {
+			return err
+		}
+		writeRGB(w.postIn, j.img.Pix)
+		w.postIn.SetPts(j.pts)
+		f = w.postIn
+	}
+	return w.post.push(f, func(out *astiav.Frame) error { return w.encodeRGB(out, out.Pts(), w.postDur) })
+}
+
+// sampleAspect is the sample aspect ratio of the frames the model sees.
+func (in *input) sampleAspect() astiav.Rational {
+	if in.chain != nil {
+		return in.chain.out.sar
+	}
+	return in.vst.CodecParameters().SampleAspectRatio()
 }

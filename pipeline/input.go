@@ -36,6 +36,7 @@ type input struct {
 	lo, hi   int64          // frames kept: pts in [lo, hi) (a plan's segment; default all)
 	past     bool           // a frame at or after hi was decoded: nothing more to keep
 	first    *astiav.Packet // read by a segment's seek, not yet processed
+	chain    *graph         // --vf before hitsr; nil without one
 }
 
 // defaultFPS is the frame rate of a stream that states none (FFmpeg's default for raw streams).
@@ -139,6 +140,7 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 }
 
 func (in *input) close() {
+	in.chain.free()
 	if in.first != nil {
 		in.first.Free()
 	}
@@ -155,11 +157,22 @@ func (in *input) close() {
 	}
 }
 
-func (in *input) interrupt()                { in.intr.Interrupt() }
-func (in *input) timeBase() astiav.Rational { return in.vst.TimeBase() }
+func (in *input) interrupt() { in.intr.Interrupt() }
 
-// fps is the stream's frame rate, or FFmpeg's guess, else defaultFPS.
+// timeBase is the time base of the frames the model sees (the stream's, or the chain's).
+func (in *input) timeBase() astiav.Rational {
+	if in.chain != nil {
+		return in.chain.out.tb
+	}
+	return in.vst.TimeBase()
+}
+
+// fps is the frame rate of the frames the model sees: the chain's, the stream's, or FFmpeg's
+// guess, else defaultFPS.
 func (in *input) fps() astiav.Rational {
+	if in.chain != nil && in.chain.out.fps.Num() > 0 && in.chain.out.fps.Den() > 0 {
+		return in.chain.out.fps
+	}
 	if fr := in.fc.GuessFrameRate(in.vst, nil); fr.Num() > 0 && fr.Den() > 0 {
 		return fr
 	}
@@ -191,6 +204,38 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 	vidx := in.vst.Index()
 	decodeErrs := 0
 	var clock mediaClock
+	// deliver sends one frame (decoded, or out of the chain) to the model; false: stop.
+	deliver := func(f *astiav.Frame) (bool, error) {
+		if maxFrames > 0 && int(st.decoded.Load()) >= maxFrames {
+			return false, nil
+		}
+		j, err := in.toJob(f)
+		if err != nil {
+			return false, err
+		}
+		st.decoded.Add(1)
+		if realtime {
+			if !clock.wait(stop, abort, j.pts-j.first, in.timeBase()) {
+				return false, nil
+			}
+			select {
+			case jobs <- j:
+			case <-abort.Done():
+				return false, nil
+			default:
+				if st.dropped.Add(1) == 1 {
+					in.log.Warn("realtime: the model is behind the input; dropping frames (policy: drop newest when the queue is full)")
+				}
+			}
+			return true, nil
+		}
+		select {
+		case jobs <- j:
+			return true, nil
+		case <-abort.Done():
+			return false, nil
+		}
+	}
 	emit := func() error { // drain the decoder
 		for maxFrames <= 0 || int(st.decoded.Load()) < maxFrames {
 			err := in.dec.ReceiveFrame(frame)
@@ -207,31 +252,10 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 				}
 				continue
 			}
-			j, err := in.toJob(frame)
+			more, err := in.filter(frame, deliver)
 			frame.Unref()
-			if err != nil {
+			if err != nil || !more {
 				return err
-			}
-			st.decoded.Add(1)
-			if realtime {
-				if !clock.wait(stop, abort, j.pts-j.first, in.timeBase()) {
-					return nil
-				}
-				select {
-				case jobs <- j:
-				case <-abort.Done():
-					return nil
-				default:
-					if st.dropped.Add(1) == 1 {
-						in.log.Warn("realtime: the model is behind the input; dropping frames (policy: drop newest when the queue is full)")
-					}
-				}
-				continue
-			}
-			select {
-			case jobs <- j:
-			case <-abort.Done():
-				return nil
 			}
 		}
 		return nil
@@ -275,7 +299,11 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 	if err := in.dec.SendPacket(nil); err != nil && !errors.Is(err, astiav.ErrEof) {
 		return errf(KindInput, "%s: flushing decoder: %v", in.name, err)
 	}
-	return emit()
+	if err := emit(); err != nil || stop.Err() != nil || abort.Err() != nil {
+		return err
+	}
+	_, err := in.filter(nil, deliver)
+	return err
 }
 
 // toJob converts a decoded frame to planar RGB at the stream's size with strictly increasing
@@ -309,7 +337,7 @@ func (in *input) toJob(f *astiav.Frame) (*frameJob, error) {
 	readRGB(in.rgb, img.Pix)
 	// Frames without a timestamp (raw streams) follow the previous one by its duration;
 	// frames without a duration last one frame at the stream's rate.
-	pts, dur := bestEffortPts(f), frameDuration(f)
+	pts, dur := in.frameTimes(f)
 	if dur <= 0 {
 		dur = in.frameDur
 	}

@@ -46,6 +46,9 @@ type output struct {
 	segURL      string          // a segment file whose header is not written yet
 	ch          chan item
 	log         *zap.Logger
+	post        *graph        // the output's chain after the model; nil without one
+	postIn      *astiav.Frame // a model result on its way into post
+	postDur     int64         // one frame at post's rate, in its time base
 }
 
 // newOutput opens one output: its file (planned by PlanFiles; nil for stdout and URLs),
@@ -65,6 +68,11 @@ func newOutput(in *input, spec Output, file *File, o Options) (_ *output, err er
 	url, format, err := containerFormat(spec)
 	if err != nil {
 		return nil, err
+	}
+	if spec.VF != "" {
+		if ow, oh, err = w.setPost(in, spec.VF, ow, oh); err != nil {
+			return nil, err
+		}
 	}
 	if file != nil {
 		if _, err := file.Create(); err != nil {
@@ -166,9 +174,9 @@ func (w *output) openEncoder(in *input, ow, oh int) error {
 		return errf(KindUsage, "%s: %dx%d does not fit %s (needs sizes divisible by %d×%d); use an even WxH or --pix-fmt yuv444p",
 			spec.URL, ow, oh, pf.Name(), 1<<cw, 1<<ch)
 	}
-	fps := in.fps()
+	fps := w.srcFPS(in)
 	cp := in.vst.CodecParameters()
-	w.inTB = in.timeBase()
+	w.inTB = w.srcTB(in)
 	// open opens a fresh encoder with time base tb and options opts (a failed open leaves a
 	// context that cannot be reused); what the encoder printed on failure explains it.
 	open := func(tb astiav.Rational, opts map[string]string) (why string, err error) {
@@ -179,7 +187,7 @@ func (w *output) openEncoder(in *input, ow, oh int) error {
 		w.enc.SetWidth(ow)
 		w.enc.SetHeight(oh)
 		w.enc.SetPixelFormat(pf)
-		w.enc.SetSampleAspectRatio(outputSAR(in, ow, oh))
+		w.enc.SetSampleAspectRatio(w.srcSAR(in, ow, oh))
 		w.enc.SetFramerate(fps)
 		setEncoderColor(w.enc, cp)
 		if w.oc.OutputFormat().Flags().Has(astiav.IOFormatFlagGlobalheader) {
@@ -313,7 +321,7 @@ func pickPixFmt(codec *astiav.Codec, want string) (astiav.PixelFormat, error) {
 
 // outputSAR keeps the input's display aspect ratio (as FFmpeg's scale filter does).
 func outputSAR(in *input, ow, oh int) astiav.Rational {
-	sar := in.vst.CodecParameters().SampleAspectRatio()
+	sar := in.sampleAspect()
 	n, d := int64(sar.Num()), int64(sar.Den())
 	if n <= 0 || d <= 0 {
 		n, d = 1, 1
@@ -414,6 +422,11 @@ func (w *output) run(abort context.Context) error {
 	if abort.Err() != nil {
 		return nil
 	}
+	if w.post != nil {
+		if err := w.filterEncode(nil); err != nil {
+			return errf(KindFailure, "%s: %v", w.name, err)
+		}
+	}
 	if err := w.enc.SendFrame(nil); err != nil {
 		return errf(KindFailure, "%s: flushing encoder: %v", w.name, err)
 	}
@@ -448,15 +461,24 @@ func (w *output) finish() error {
 }
 
 func (w *output) encode(j *frameJob) error {
+	if w.post != nil {
+		return w.filterEncode(j)
+	}
 	writeRGB(w.rgb, j.img.Pix)
+	return w.encodeRGB(w.rgb, j.pts, j.dur)
+}
+
+// encodeRGB converts a GBRPF32 frame to the encoder's format and encodes it (pts and dur in
+// inTB).
+func (w *output) encodeRGB(rgb *astiav.Frame, pts, dur int64) error {
 	if err := makeWritable(w.yuv); err != nil {
 		return err
 	}
-	if err := w.sc.scale(w.rgb, w.yuv); err != nil {
+	if err := w.sc.scale(rgb, w.yuv); err != nil {
 		return err
 	}
-	pts := astiav.RescaleQ(j.pts, w.inTB, w.encTB)
-	w.durs[pts] = max(astiav.RescaleQ(j.dur, w.inTB, w.encTB), 1)
+	pts = astiav.RescaleQ(pts, w.inTB, w.encTB)
+	w.durs[pts] = max(astiav.RescaleQ(dur, w.inTB, w.encTB), 1)
 	w.yuv.SetPts(pts)
 	if err := w.enc.SendFrame(w.yuv); err != nil {
 		return fmt.Errorf("encoding: %w", err)
@@ -513,7 +535,8 @@ func (w *output) close() {
 		}
 	}
 	w.sc.free()
-	for _, f := range []*astiav.Frame{w.rgb, w.yuv} {
+	w.post.free()
+	for _, f := range []*astiav.Frame{w.rgb, w.yuv, w.postIn} {
 		if f != nil {
 			f.Free()
 		}

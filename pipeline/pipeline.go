@@ -17,6 +17,7 @@ import (
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/plugin"
 )
 
 // Upscaler produces every target from one pass over a frame (hitsr.Model is one).
@@ -41,12 +42,14 @@ type Output struct {
 	Bitrate int64        // bits per second; 0 = CRF
 	Preset  string       // encoder preset ("" = encoder default)
 	PixFmt  string       // pixel format ("" = yuv420p, or the encoder's first when it lacks it)
+	VF      string       // filter chain (FFmpeg syntax) on this output's frames after the model
 }
 
 // Options configures a run.
 type Options struct {
 	Input       string // file path, "-" for stdin, or an FFmpeg URL
 	InputFormat string // demuxer name; "" = probe
+	VF          string // filter chain on the decoded frames (FFmpeg syntax); see ParseChain
 	Outputs     []Output
 	Overwrite   bool // replace existing output files
 	Realtime    bool // drop frames instead of queueing when the model falls behind
@@ -112,6 +115,7 @@ type Pipeline struct {
 	abort   context.CancelCauseFunc
 	mu      sync.Mutex
 	files   []*File // every output file, as soon as planned (for Abort)
+	chain   *Chain  // Options.VF parsed; nil without one
 }
 
 // New prepares a run of o; nothing is opened yet.
@@ -145,6 +149,10 @@ func (p *Pipeline) Open() error {
 			}
 		}
 	}
+	posts, err := p.parseChains()
+	if err != nil {
+		return err
+	}
 	files, err := PlanFiles(o.Input, names, o.Overwrite)
 	if err != nil {
 		return err
@@ -163,7 +171,13 @@ func (p *Pipeline) Open() error {
 			return err
 		}
 	}
+	if p.chain != nil && p.chain.Before != "" {
+		if err := p.in.setChain(p.chain.Before); err != nil {
+			return err
+		}
+	}
 	for i, spec := range o.Outputs {
+		spec.VF = posts[i]
 		w, err := newOutput(p.in, spec, files[i], o)
 		if err != nil {
 			return err
@@ -258,19 +272,24 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 		}
 	}()
 	pace := &pacer{realtime: o.Realtime}
+	var cur *frameJob // the frame in the model, for the pacer
+	model, _ := plugin.New(plugin.UpscalerFunc(func(img *imageio.Image, targets ...hitsr.Target) ([]*imageio.Image, error) {
+		return pace.upscale(up, cur, targets, cap(jobs)-len(jobs), in.timeBase(), st, o.Log)
+	}), targets...)
 	go func() { // model
 		defer producers.Done()
 		for j := range jobs {
 			if stop.Err() != nil {
 				continue // drop what is queued; the decoder stops too
 			}
-			res, err := pace.upscale(up, j, targets, cap(jobs)-len(jobs), in.timeBase(), st, o.Log)
-			if err != nil {
+			cur = j
+			if err := model.Push(plugin.Frame{Image: j.img, PTS: j.pts, Duration: j.dur}); err != nil {
 				fail(errf(KindFailure, "model: %v", err))
 				return
 			}
 			for i, w := range outs {
-				if !w.send(abortCtx, item{frame: &frameJob{img: res[i], pts: j.pts, dur: j.dur}}) {
+				res, _ := model.Pull(i)
+				if !w.send(abortCtx, item{frame: &frameJob{img: res.Image, pts: res.PTS, dur: res.Duration}}) {
 					return
 				}
 			}

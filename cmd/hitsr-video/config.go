@@ -67,6 +67,9 @@ var table = []setting{
 	{name: "format", arg: "F", def: "", cmds: cmdUpscale | cmdJoin,
 		help:  `output container for "-" and URLs (default: from the name; nut for "-")`,
 		field: func(s *settings) any { return &s.format }},
+	{name: "vf", arg: "CHAIN", def: "", cmds: cmdUpscale,
+		help:  `filter chain on the decoded frames in FFmpeg syntax ("yadif,hqdn3d"); "hitsr" in it is where the model runs (hitsr=scales=2|4:mode=fidelity), the filters after it run on every output`,
+		field: func(s *settings) any { return &s.vf }},
 	{name: "input-format", short: "f", arg: "F", def: "", cmds: cmdUpscale | cmdPlan | cmdJoin, help: "input container (default: probed)",
 		field: func(s *settings) any { return &s.inputFormat }},
 	{name: "realtime", def: false, cmds: cmdUpscale,
@@ -128,6 +131,7 @@ type settings struct {
 	outs                              []outSpec
 	codec, preset, pixFmt, bitrateArg string
 	format, inputFormat               string
+	vf                                string
 	crf, queue, frames                int
 	bitrate                           int64
 	realtime, overwrite, help         bool

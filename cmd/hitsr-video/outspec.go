@@ -27,14 +27,18 @@ var (
 )
 
 // perOutputKeys are the settings an output may override ("2x.mkv#codec=libx265:crf=22").
-var perOutputKeys = []string{"codec", "crf", "bitrate", "preset", "pix-fmt", "format"}
+var perOutputKeys = []string{"codec", "crf", "bitrate", "preset", "pix-fmt", "format", vfKey}
+
+// vfKey is the per-output filter chain; its value runs to the end of the --out value (it may
+// hold ':' and ','), so it is the last key of the last entry of that value.
+const vfKey = "vf"
 
 // parseOuts parses --out values: comma-separated "Nx….ext", "S:name" or "WxH:name", each
 // optionally followed by "#key=value:key=value".
 func parseOuts(values []string) ([]outSpec, error) {
 	var items []string
 	for _, v := range values {
-		items = append(items, strings.Split(v, ",")...)
+		items = append(items, splitOuts(v)...)
 	}
 	if len(values) == 0 {
 		return nil, fmt.Errorf("--out is required (e.g. --out 2x.mp4,4x.mp4)")
@@ -100,14 +104,38 @@ func parseOpts(s string) (map[string]string, error) {
 	if s == "" {
 		return opts, nil
 	}
-	for _, kv := range strings.Split(s, ":") {
+	for i, kv := range strings.Split(s, ":") {
 		k, v, ok := strings.Cut(kv, "=")
+		if k == vfKey && ok {
+			opts[k] = strings.Join(append([]string{v}, strings.Split(s, ":")[i+1:]...), ":")
+			if opts[k] == "" {
+				return nil, fmt.Errorf("bad output option %q (an empty filter chain)", kv)
+			}
+			return opts, nil
+		}
 		if !ok || v == "" || !slices.Contains(perOutputKeys, k) {
 			return nil, fmt.Errorf("bad output option %q (want key=value with key one of %s)", kv, strings.Join(perOutputKeys, ", "))
 		}
 		opts[k] = v
 	}
 	return opts, nil
+}
+
+// splitOuts splits an --out value into entries at commas, except inside an entry's vf chain,
+// which runs to the end of the value.
+func splitOuts(v string) []string {
+	var items []string
+	for {
+		item, rest, more := strings.Cut(v, ",")
+		if _, opts, ok := strings.Cut(item, "#"); ok && (strings.HasPrefix(opts, vfKey+"=") || strings.Contains(opts, ":"+vfKey+"=")) {
+			return append(items, v)
+		}
+		items = append(items, item)
+		if !more {
+			return items
+		}
+		v = rest
+	}
 }
 
 func checkDistinct(outs []outSpec) error {

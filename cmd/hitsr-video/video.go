@@ -28,7 +28,7 @@ func videoOutputs(s *settings) ([]pipeline.Output, error) {
 		}
 		out := pipeline.Output{URL: o.path, Target: o.target, Format: get("format", s.format),
 			Codec: get("codec", s.codec), Preset: get("preset", s.preset), PixFmt: get("pix-fmt", s.pixFmt),
-			CRF: s.crf, Bitrate: s.bitrate}
+			CRF: s.crf, Bitrate: s.bitrate, VF: o.opts[vfKey]}
 		if v, ok := o.opts["crf"]; ok {
 			crf, err := strconv.Atoi(v)
 			if err != nil || crf < crfMin || crf > crfMax {
@@ -46,6 +46,25 @@ func videoOutputs(s *settings) ([]pipeline.Output, error) {
 		outs = append(outs, out)
 	}
 	return outs, nil
+}
+
+// chainMode takes the mode named by --vf's hitsr (hitsr=mode=full) unless --mode names another.
+func chainMode(s *settings) error {
+	if s.vf == "" {
+		return nil
+	}
+	c, err := pipeline.ParseChain(s.vf)
+	if err != nil {
+		return fail(exitUsage, "--vf: %v", err)
+	}
+	if c.Hitsr == nil || c.Hitsr.Mode == "" {
+		return nil
+	}
+	if s.mode != "auto" && s.mode != c.Hitsr.Mode {
+		return fail(exitUsage, "--vf: hitsr mode=%s conflicts with --mode %s", c.Hitsr.Mode, s.mode)
+	}
+	s.mode = c.Hitsr.Mode
+	return nil
 }
 
 // onSignals: the first SIGINT/SIGTERM cancels stop (finish gracefully); the second aborts
@@ -100,7 +119,10 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 		return err
 	}
 	bar := newProgress(stderr, log, s.progress)
-	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, Outputs: outs, Overwrite: s.overwrite,
+	if err := chainMode(s); err != nil {
+		return err
+	}
+	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, VF: s.vf, Outputs: outs, Overwrite: s.overwrite,
 		Realtime: s.realtime, Queue: s.queue, MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
 	defer p.Close()
 	stop, release := onSignals(log, p.Abort)
