@@ -111,6 +111,49 @@ func Expected(c Config, tr bool) map[string][]int {
 		m[name+".weight"] = []int{cout, cin, k, k}
 		m[name+".bias"] = []int{cout}
 	}
+	if c.V2() {
+		residualDecoder(c, conv)
+	} else {
+		autoencoder(c, m, conv)
+	}
+	m["quant.embedding"] = []int{c.Vocab, c.Z}
+	for k := 0; k < c.K(); k++ {
+		conv(fmt.Sprintf("quant.phi.%d", k), c.Z, c.Z, c.PhiK)
+	}
+	if !tr {
+		return m
+	}
+	w := c.Width
+	lin := func(name string, out, in int) {
+		m[name+".weight"] = []int{out, in}
+		m[name+".bias"] = []int{out}
+	}
+	ln := func(name string) { m[name+".weight"], m[name+".bias"] = []int{w}, []int{w} }
+	condIn := c.Z // v1: the condition latent; v2: the backbone's features
+	if c.V2() {
+		condIn = c.CondCh
+	}
+	lin("cond_proj", w, condIn)
+	lin("word_embed", w, c.Z)
+	m["pos"] = []int{w, c.Gmax(), c.Gmax()}
+	m["start"] = []int{w}
+	m["lvl"] = []int{c.K() + 1, w}
+	for i := 0; i < c.Depth; i++ {
+		b := fmt.Sprintf("blocks.%d.", i)
+		ln(b + "ln1")
+		ln(b + "ln2")
+		lin(b+"attn.qkv", 3*w, w)
+		lin(b+"attn.proj", w, w)
+		lin(b+"mlp.fc1", c.MLP*w, w)
+		lin(b+"mlp.fc2", w, c.MLP*w)
+	}
+	ln("ln_f")
+	lin("head", c.Vocab, w)
+	return m
+}
+
+// autoencoder adds model v1's encoder and decoder (docs/model.md §3).
+func autoencoder(c Config, m map[string][]int, conv func(name string, cout, cin, k int)) {
 	res := func(name string, ch int) {
 		conv(name+".conv1", ch, ch, 3)
 		conv(name+".conv2", ch, ch, 3)
@@ -135,36 +178,16 @@ func Expected(c Config, tr bool) map[string][]int {
 	m["dec.seg_emb"] = []int{c.NSeg(), ch[L-1]}
 	res("dec.mid", ch[L-1])
 	conv("dec.conv_out", 3, ch[0], 3)
-	m["quant.embedding"] = []int{c.Vocab, c.Z}
-	for k := 0; k < c.K(); k++ {
-		conv(fmt.Sprintf("quant.phi.%d", k), c.Z, c.Z, c.PhiK)
+}
+
+// residualDecoder adds model v2's LR-resolution decoder (docs/model.md §10).
+func residualDecoder(c Config, conv func(name string, cout, cin, k int)) {
+	conv("dec.feat", c.DecCh, c.CondCh, 3)
+	for n := range c.NSeg() {
+		conv(fmt.Sprintf("dec.tok.%d", n), c.DecCh, c.Z, 1)
+		conv(fmt.Sprintf("dec.mix.%d", n), c.DecCh, c.DecCh, 1)
+		conv(fmt.Sprintf("dec.out.%d", n), 3<<(2*n), c.DecCh, 1)
 	}
-	if !tr {
-		return m
-	}
-	w := c.Width
-	lin := func(name string, out, in int) {
-		m[name+".weight"] = []int{out, in}
-		m[name+".bias"] = []int{out}
-	}
-	ln := func(name string) { m[name+".weight"], m[name+".bias"] = []int{w}, []int{w} }
-	lin("cond_proj", w, c.Z)
-	lin("word_embed", w, c.Z)
-	m["pos"] = []int{w, c.Gmax(), c.Gmax()}
-	m["start"] = []int{w}
-	m["lvl"] = []int{c.K() + 1, w}
-	for i := 0; i < c.Depth; i++ {
-		b := fmt.Sprintf("blocks.%d.", i)
-		ln(b + "ln1")
-		ln(b + "ln2")
-		lin(b+"attn.qkv", 3*w, w)
-		lin(b+"attn.proj", w, w)
-		lin(b+"mlp.fc1", c.MLP*w, w)
-		lin(b+"mlp.fc2", w, c.MLP*w)
-	}
-	ln("ln_f")
-	lin("head", c.Vocab, w)
-	return m
 }
 
 // Check validates f's configs and tensors. A file holds the backbone (metadata "backbone"),
@@ -183,6 +206,9 @@ func Check(f *File) (*Weights, error) {
 	if s, ok := f.Meta["config"]; ok {
 		cfg, err := tokenizer.ParseConfig(s)
 		if err != nil {
+			return nil, fmt.Errorf("weights: %w", err)
+		}
+		if err := checkV2Base(cfg, w.Backbone); err != nil {
 			return nil, fmt.Errorf("weights: %w", err)
 		}
 		w.Cfg, w.Tokens = cfg, true
@@ -220,6 +246,26 @@ func Check(f *File) (*Weights, error) {
 	}
 	w.names = sortedKeys(want)
 	return w, nil
+}
+
+// checkV2Base checks that a model v2 token path (§10) has its base: a backbone whose features
+// are the condition (ch == cond_ch) and whose heads give every segment's scale.
+func checkV2Base(c Config, bb *BackboneConfig) error {
+	if !c.V2() {
+		return nil
+	}
+	if bb == nil {
+		return fmt.Errorf("config: fidelity \"backbone\" needs a backbone in the same file (metadata \"backbone\")")
+	}
+	if bb.Ch != c.CondCh {
+		return fmt.Errorf("config: cond_ch %d differs from the backbone's ch %d", c.CondCh, bb.Ch)
+	}
+	for n := range c.NSeg() {
+		if !slices.Contains(bb.Scales, 1<<n) {
+			return fmt.Errorf("config: segment %d needs a backbone head for ×%d (backbone scales %v)", n, 1<<n, bb.Scales)
+		}
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -15,14 +15,19 @@ type Config struct {
 	EncCh     []int   `json:"enc_ch"`
 	ResBlocks int     `json:"res_blocks"`
 	PhiK      int     `json:"phi_k"`
-	Fidelity  string  `json:"fidelity"` // "cond" | "pure"
+	Fidelity  string  `json:"fidelity"` // "cond" | "pure" | "backbone" (model v2, docs/model.md §10)
 	RQ        string  `json:"rq"`       // "hit" | "plain"
 	Width     int     `json:"width"`
 	Depth     int     `json:"depth"`
 	Heads     int     `json:"heads"`
 	MLP       int     `json:"mlp"`
 	Eps       float64 `json:"eps"`
+	DecCh     int     `json:"dec_ch"`  // v2 decoder width D (fidelity "backbone" only)
+	CondCh    int     `json:"cond_ch"` // v2 condition channels: the backbone's ch (fidelity "backbone" only)
 }
+
+// V2 reports a model v2 token path: residuals over the fidelity backbone (docs/model.md §10).
+func (c Config) V2() bool { return c.Fidelity == "backbone" }
 
 // ParseConfig decodes and validates a config JSON.
 func ParseConfig(s string) (Config, error) {
@@ -36,6 +41,12 @@ func ParseConfig(s string) (Config, error) {
 // Validate checks every field's range, then the geometry constraints of model.md §1-§2. Ranges
 // come first so that no arithmetic on a hostile config can overflow or divide by zero.
 func (c Config) Validate() error {
+	chLo := 0 // dec_ch, cond_ch: set for model v2 only
+	if c.V2() {
+		chLo = 1
+	} else if c.DecCh != 0 || c.CondCh != 0 {
+		return fmt.Errorf("config: dec_ch, cond_ch are for fidelity \"backbone\" only, not %q", c.Fidelity)
+	}
 	for _, r := range []struct {
 		name      string
 		v, lo, hi int
@@ -52,6 +63,8 @@ func (c Config) Validate() error {
 		{"depth", c.Depth, 0, 256},
 		{"heads", c.Heads, 1, 256},
 		{"mlp", c.MLP, 1, 16},
+		{"dec_ch", c.DecCh, chLo, 1 << 12},
+		{"cond_ch", c.CondCh, chLo, 1 << 12},
 	} {
 		if r.v < r.lo || r.v > r.hi {
 			return fmt.Errorf("config: %s=%d outside %d..%d", r.name, r.v, r.lo, r.hi)
@@ -68,7 +81,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: len(enc_ch)=%d must be log2(f=%d)", L, c.F)
 	case c.Tile%c.F != 0:
 		return fmt.Errorf("config: tile %d not a multiple of f %d", c.Tile, c.F)
-	case c.Fidelity != "cond" && c.Fidelity != "pure":
+	case c.Fidelity != "cond" && c.Fidelity != "pure" && !c.V2():
 		return fmt.Errorf("config: fidelity %q", c.Fidelity)
 	case c.RQ != "hit" && c.RQ != "plain":
 		return fmt.Errorf("config: rq %q", c.RQ)
@@ -92,6 +105,9 @@ func (c Config) Validate() error {
 				return fmt.Errorf("config: scale %d outside 1..%d in segment %d", p, c.G(n), n)
 			}
 		}
+	}
+	if c.V2() && c.Gmax() > c.Tile { // the condition area-pools a tile's features to Gmax
+		return fmt.Errorf("config: Gmax %d exceeds tile %d (fidelity \"backbone\")", c.Gmax(), c.Tile)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ func FuzzParseConfig(f *testing.F) {
 	for _, s := range []string{
 		`{"tile":16,"f":8,"segments":[[1,2],[3,4],[6,8]],"z":16,"vocab":512,"enc_ch":[32,64,64],"res_blocks":1,"phi_k":3,"fidelity":"cond","rq":"plain","width":256,"depth":4,"heads":4,"mlp":4,"eps":1e-05}`,
 		`{"tile":8,"f":4,"segments":[[1,2],[4],[6,8]],"z":4,"vocab":16,"enc_ch":[4,8],"res_blocks":1,"phi_k":3,"fidelity":"cond","rq":"hit","width":16,"depth":2,"heads":2,"mlp":2,"eps":1e-05}`,
-		`{}`, `null`, `[]`, `{"tile":-8}`,
+		tinyV2, `{}`, `null`, `[]`, `{"tile":-8}`,
 	} {
 		f.Add(s)
 	}
@@ -31,6 +31,9 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			n += p * p
 			c.LastOfSeg(k)
+		}
+		if c.V2() && (c.Gmax() > c.Tile || c.DecCh < 1 || c.CondCh < 1) {
+			t.Fatalf("v2 config: Gmax %d, tile %d, dec_ch %d, cond_ch %d", c.Gmax(), c.Tile, c.DecCh, c.CondCh)
 		}
 		if !c.LastOfSeg(c.K()-1) || n != c.TCond()+c.NTokens() {
 			t.Fatalf("token count %d vs %d+%d", n, c.TCond(), c.NTokens())
