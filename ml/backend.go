@@ -47,13 +47,17 @@ const (
 	OpCast
 	OpYUVToRGB
 	OpRGBToYUV
-	numOps
+	NumOps // the number of ops; a new op goes above it, its name in opNames
 )
 
+// opNames are the ops' names in Op order. The assertion below makes a missing or extra name
+// fail to compile; ml/opstest checks that every op has a case on every backend.
 var opNames = [...]string{"matmul", "conv2d", "group_norm", "layer_norm", "unary", "softmax",
 	"attention", "add", "sub", "mul", "scale", "upsample", "area_down", "nearest_code", "gather",
 	"argmax", "pixel_shuffle", "concat", "slice", "set_slice", "permute", "cast", "yuv420p_to_rgb",
 	"rgb_to_yuv420p"}
+
+var _ [NumOps]string = opNames
 
 func (o Op) String() string { return opNames[o] }
 
@@ -61,9 +65,10 @@ func (o Op) String() string { return opNames[o] }
 type Unary uint8
 
 const (
-	GELU Unary = iota // x·Φ(x) with the exact erf form (PyTorch nn.GELU default)
-	SiLU              // x·σ(x)
-	ReLU              // max(x, 0)
+	GELU     Unary = iota // x·Φ(x) with the exact erf form (PyTorch nn.GELU default)
+	SiLU                  // x·σ(x)
+	ReLU                  // max(x, 0)
+	NumUnary              // the number of activations
 )
 
 // Interp is an upsampling filter. All follow PyTorch F.interpolate with align_corners=False.

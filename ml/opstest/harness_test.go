@@ -215,8 +215,9 @@ func numel(shape []int) int {
 // tensor to compare.
 type opCase struct {
 	name  string
-	half  bool // uses g.weight: F16 weights, also compared with the unrounded reference
-	exact bool // no arithmetic: results must equal the reference exactly
+	half  bool    // uses g.weight: F16 weights, also compared with the unrounded reference
+	exact bool    // no arithmetic: results must equal the reference exactly
+	tol   float64 // error bound of float results (0: tolF32)
 	build func(g *gen) *ml.Tensor
 }
 
@@ -322,7 +323,11 @@ func check(b ml.Backend, c opCase) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := compare(got, want, c.exact, tolF32); err != nil || !c.half || got.dtype != ml.F32 {
+	tol := tolF32
+	if c.tol > 0 {
+		tol = c.tol
+	}
+	if err := compare(got, want, c.exact, tol); err != nil || !c.half || got.dtype != ml.F32 {
 		return err
 	}
 	unrounded, err := evalRef(c, seed, false)
@@ -336,13 +341,13 @@ func check(b ml.Backend, c opCase) (err error) {
 }
 
 // compare checks got against the reference: floats within tol (or exactly), i32 exactly
-// (nearest_code may pick a near-tied code), u8 within 1.
+// (nearest_code may pick a near-tied code), u8 within 1 (or exactly).
 func compare(got, want result, exact bool, tol float64) error {
 	if fmt.Sprint(got.shape) != fmt.Sprint(want.shape) || got.dtype != want.dtype {
 		return fmt.Errorf("result %s%v, reference %s%v", got.dtype, got.shape, want.dtype, want.shape)
 	}
 	switch {
-	case want.dtype == ml.U8:
+	case want.dtype == ml.U8 && !exact:
 		return compareAbs(got, want, 1)
 	case want.codes != nil:
 		return compareCodes(got, want)

@@ -2,6 +2,7 @@ package vulkan
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/hitsr/hitsr/ml"
@@ -41,4 +42,24 @@ func TestAddScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	near(t, "scale(add)", got, []float32{22, 44, 66, 28, 50, 72}, 0)
+}
+
+// TestExecuteErrors: a bad node fails the whole batch with an error naming the op.
+func TestExecuteErrors(t *testing.T) {
+	b := open(t)
+	c := ml.NewContext(b)
+	defer c.Close()
+	x := c.Input(ml.F32, []int{4}, []float32{1, 2, 3, 4})
+	y := c.Scale(x, 2)
+	if err := c.Compute(); err != nil {
+		t.Fatal(err)
+	}
+	n := &ml.Node{Op: ml.OpCast, Out: y, In: []*ml.Tensor{x}}
+	if err := b.Execute([]*ml.Node{{Op: ml.OpScale, Out: y, In: []*ml.Tensor{x}, P: ml.Params{Scale: 3}}, n}); err != nil {
+		t.Fatalf("cast f32→f32 failed: %v", err)
+	}
+	bad := &ml.Node{Op: ml.OpUnary, Out: y, In: []*ml.Tensor{x}, P: ml.Params{Unary: 9}}
+	if err := b.Execute([]*ml.Node{bad}); err == nil || !strings.Contains(err.Error(), "unary") {
+		t.Fatalf("bad unary: err = %v", err)
+	}
 }
