@@ -46,7 +46,7 @@ func tokens(c *ml.Context, x *ml.Tensor) *ml.Tensor {
 	return c.Permute(c.Reshape(x, x.Dim(0), x.Dim(1), -1), 0, 2, 1)
 }
 
-// EmbedCond embeds the condition latent cond [B,z,Gmax,Gmax] → [B,Gmax²,width].
+// EmbedCond embeds the condition cond [B,z (v1) or cond_ch (v2),Gmax,Gmax] → [B,Gmax²,width].
 func (m *Model) EmbedCond(c *ml.Context, cond *ml.Tensor) *ml.Tensor {
 	x := c.Linear(tokens(c, cond), m.t("cond_proj.weight"), m.t("cond_proj.bias"))
 	return c.Add(x, m.posLvl(c, m.Cfg.Gmax(), 0))
@@ -134,31 +134,47 @@ func (m *Model) Forward(c *ml.Context, cond *ml.Tensor, xs []*ml.Tensor) (embed,
 
 // Generation holds the (not yet computed) results of one greedy pass.
 type Generation struct {
-	Cond   *ml.Tensor   // condition latent [B,z,Gmax,Gmax]
+	Cond   *ml.Tensor   // condition [B,z (v1) or cond_ch (v2),Gmax,Gmax]
 	Tokens []*ml.Tensor // I32 [B,p_k²] per scale
 	Logits []*ml.Tensor // [B,p_k²,vocab] per scale
 	Fhat   []*ml.Tensor // f̂ per completed segment
-	Images []*ml.Tensor // [B,3,tile·2ⁿ,tile·2ⁿ] per completed segment (×1, ×2, ×4)
+	Images []*ml.Tensor // v1: [B,3,tile·2ⁿ,tile·2ⁿ] per completed segment (×1, ×2, ×4)
 }
 
-// Generate records one greedy KV-cache pass for lr tiles [B,3,tile,tile], stopping after
-// nseg segments (≤ 0: all) and decoding the listed segments (none listed: all; the others'
+// Generate records one greedy KV-cache pass for lr tiles [B,3,tile,tile] (model v1), stopping
+// after nseg segments (≤ 0: all) and decoding the listed segments (none listed: all; the others'
 // Images are nil). Everything stays on the device: argmax → gather → φ → carry-up →
 // area_down → next input; one Compute runs the whole pass.
 func (m *Model) Generate(c *ml.Context, lr *ml.Tensor, nseg int, decode ...int) *Generation {
+	g := m.GenerateCond(c, m.Tok.CondLatent(c, lr), nseg)
+	for n, fhat := range g.Fhat {
+		var img *ml.Tensor
+		if len(decode) == 0 || slices.Contains(decode, n) {
+			img = m.Tok.DecodeSeg(c, fhat, g.Cond, n, lr)
+		}
+		g.Images = append(g.Images, img)
+	}
+	return g
+}
+
+// GenerateCond is Generate's transformer pass from a condition [B,cond channels,Gmax,Gmax]
+// (v1: the condition latent; v2: the tiles' backbone features area-pooled to Gmax): tokens,
+// logits and f̂ of segments 0..nseg−1 (≤ 0: all), no images. A run that stops early never
+// computes the later segments' tokens, which the earlier ones do not depend on.
+func (m *Model) GenerateCond(c *ml.Context, cond *ml.Tensor, nseg int) *Generation {
 	cfg := m.Cfg
 	if nseg <= 0 || nseg > cfg.NSeg() {
 		nseg = cfg.NSeg()
 	}
-	B, H, d := lr.Dim(0), cfg.Heads, cfg.Width/cfg.Heads
+	B, H, d := cond.Dim(0), cfg.Heads, cfg.Width/cfg.Heads
 	T := cfg.TCond() + cfg.NTokens()
-	g := &Generation{Cond: m.Tok.CondLatent(c, lr)}
+	g := &Generation{Cond: cond}
 	kvs := make([]*cache, cfg.Depth)
 	zeros := make([]float32, B*H*T*d)
 	for i := range kvs {
 		kvs[i] = &cache{c.Input(ml.F32, []int{B, H, T, d}, zeros), c.Input(ml.F32, []int{B, H, T, d}, zeros)}
 	}
-	x := m.EmbedCond(c, g.Cond)
+	x := m.EmbedCond(c, cond)
 	for i := range kvs {
 		x = m.block(c, i, x, kvs[i], 0, nil, i == len(kvs)-1)
 	}
@@ -185,11 +201,6 @@ func (m *Model) Generate(c *ml.Context, lr *ml.Tensor, nseg int, decode ...int) 
 		fhat = m.Tok.Add(c, fhat, k, ids)
 		if cfg.LastOfSeg(k) {
 			g.Fhat = append(g.Fhat, fhat)
-			var img *ml.Tensor
-			if len(decode) == 0 || slices.Contains(decode, seg[k]) {
-				img = m.Tok.DecodeSeg(c, fhat, g.Cond, seg[k], lr)
-			}
-			g.Images = append(g.Images, img)
 		}
 	}
 	return g
