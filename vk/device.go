@@ -14,7 +14,7 @@ import (
 	"sync"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 // Device is a logical Vulkan device with one compute queue. Use it from one
@@ -22,14 +22,14 @@ import (
 type Device struct {
 	mu      sync.Mutex
 	info    DeviceInfo
-	pd      vk.PhysicalDevice
-	dev     vk.Device
+	pd      vulkan.PhysicalDevice
+	dev     vulkan.Device
 	c       *C.hs_dev // hot-path function table
-	queue   vk.Queue
+	queue   vulkan.Queue
 	family  uint32
-	cmdPool vk.CommandPool
-	fence   vk.Fence
-	cache   vk.PipelineCache
+	cmdPool vulkan.CommandPool
+	fence   vulkan.Fence
+	cache   vulkan.PipelineCache
 	err     error // sticky: device lost or hung; every later call fails with it
 	closed  bool
 
@@ -63,10 +63,10 @@ func Open(index int) (*Device, error) {
 	}
 	var cdev C.VkDevice
 	r := C.hs_create_device(C.VkInstance(unsafe.Pointer(instance)), C.VkPhysicalDevice(unsafe.Pointer(d.pd)), C.uint32_t(fam), f16, i64, &cdev)
-	if err := check("vkCreateDevice", vk.Result(r)); err != nil {
+	if err := check("vkCreateDevice", vulkan.Result(r)); err != nil {
 		return nil, err
 	}
-	d.dev = vk.Device(unsafe.Pointer(cdev))
+	d.dev = vulkan.Device(unsafe.Pointer(cdev))
 	if err := d.init(); err != nil {
 		d.destroy()
 		return nil, err
@@ -74,14 +74,14 @@ func Open(index int) (*Device, error) {
 	return d, nil
 }
 
-func computeFamily(pd vk.PhysicalDevice) (uint32, bool) {
+func computeFamily(pd vulkan.PhysicalDevice) (uint32, bool) {
 	var n uint32
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &n, nil)
-	props := make([]vk.QueueFamilyProperties, n)
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &n, props)
+	vulkan.GetPhysicalDeviceQueueFamilyProperties(pd, &n, nil)
+	props := make([]vulkan.QueueFamilyProperties, n)
+	vulkan.GetPhysicalDeviceQueueFamilyProperties(pd, &n, props)
 	for i := range props[:n] {
 		props[i].Deref()
-		if props[i].QueueFlags&vk.QueueFlags(vk.QueueComputeBit) != 0 && props[i].QueueCount > 0 {
+		if props[i].QueueFlags&vulkan.QueueFlags(vulkan.QueueComputeBit) != 0 && props[i].QueueCount > 0 {
 			return uint32(i), true
 		}
 	}
@@ -93,19 +93,19 @@ func (d *Device) init() error {
 	if d.c == nil {
 		return fmt.Errorf("vulkan: vkGetDeviceProcAddr failed for %q", d.info.Name)
 	}
-	var q vk.Queue // local: a Device field here trips cgocheck
-	vk.GetDeviceQueue(d.dev, d.family, 0, &q)
+	var q vulkan.Queue // local: a Device field here trips cgocheck
+	vulkan.GetDeviceQueue(d.dev, d.family, 0, &q)
 	d.queue = q
-	var pool vk.CommandPool
-	if err := check("vkCreateCommandPool", vk.CreateCommandPool(d.dev, &vk.CommandPoolCreateInfo{
-		SType: vk.StructureTypeCommandPoolCreateInfo, QueueFamilyIndex: d.family,
-		Flags: vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
+	var pool vulkan.CommandPool
+	if err := check("vkCreateCommandPool", vulkan.CreateCommandPool(d.dev, &vulkan.CommandPoolCreateInfo{
+		SType: vulkan.StructureTypeCommandPoolCreateInfo, QueueFamilyIndex: d.family,
+		Flags: vulkan.CommandPoolCreateFlags(vulkan.CommandPoolCreateResetCommandBufferBit),
 	}, nil, &pool)); err != nil {
 		return err
 	}
 	d.cmdPool = pool
-	var f vk.Fence
-	if err := check("vkCreateFence", vk.CreateFence(d.dev, &vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}, nil, &f)); err != nil {
+	var f vulkan.Fence
+	if err := check("vkCreateFence", vulkan.CreateFence(d.dev, &vulkan.FenceCreateInfo{SType: vulkan.StructureTypeFenceCreateInfo}, nil, &f)); err != nil {
 		return err
 	}
 	d.fence = f
@@ -128,19 +128,19 @@ func (d *Device) cachePath() string {
 // The driver validates the header (vendor, device, UUID) and ignores stale data.
 func (d *Device) openCache() error {
 	data, _ := os.ReadFile(d.cachePath())
-	create := func(data []byte) (vk.PipelineCache, vk.Result) {
-		ci := &vk.PipelineCacheCreateInfo{SType: vk.StructureTypePipelineCacheCreateInfo}
+	create := func(data []byte) (vulkan.PipelineCache, vulkan.Result) {
+		ci := &vulkan.PipelineCacheCreateInfo{SType: vulkan.StructureTypePipelineCacheCreateInfo}
 		if len(data) > 0 {
 			p := C.CBytes(data)
 			defer C.free(p)
 			ci.InitialDataSize, ci.PInitialData = uint(len(data)), p
 		}
-		var c vk.PipelineCache
-		r := vk.CreatePipelineCache(d.dev, ci, nil, &c)
+		var c vulkan.PipelineCache
+		r := vulkan.CreatePipelineCache(d.dev, ci, nil, &c)
 		return c, r
 	}
 	c, r := create(data)
-	if r != vk.Success && len(data) > 0 {
+	if r != vulkan.Success && len(data) > 0 {
 		c, r = create(nil)
 	}
 	if err := check("vkCreatePipelineCache", r); err != nil {
@@ -153,16 +153,16 @@ func (d *Device) openCache() error {
 // saveCache writes the pipeline cache (tmp file + rename); errors are ignored.
 func (d *Device) saveCache() {
 	path := d.cachePath()
-	if path == "" || d.cache == vk.NullPipelineCache {
+	if path == "" || d.cache == vulkan.NullPipelineCache {
 		return
 	}
 	var n uint
-	if vk.GetPipelineCacheData(d.dev, d.cache, &n, nil) != vk.Success || n == 0 {
+	if vulkan.GetPipelineCacheData(d.dev, d.cache, &n, nil) != vulkan.Success || n == 0 {
 		return
 	}
 	p := C.malloc(C.size_t(n))
 	defer C.free(p)
-	if vk.GetPipelineCacheData(d.dev, d.cache, &n, p) != vk.Success {
+	if vulkan.GetPipelineCacheData(d.dev, d.cache, &n, p) != vulkan.Success {
 		return
 	}
 	data := C.GoBytes(p, C.int(n))
@@ -191,7 +191,7 @@ func (d *Device) Close() error {
 	if d.closed {
 		return nil
 	}
-	err := check("vkDeviceWaitIdle", vk.DeviceWaitIdle(d.dev))
+	err := check("vkDeviceWaitIdle", vulkan.DeviceWaitIdle(d.dev))
 	if err == nil && d.err == nil {
 		d.saveCache()
 	}
@@ -211,25 +211,25 @@ func (d *Device) destroy() {
 	d.pipes = nil
 	for _, r := range d.seqs {
 		for _, p := range r.pools {
-			vk.DestroyDescriptorPool(d.dev, p, nil)
+			vulkan.DestroyDescriptorPool(d.dev, p, nil)
 		}
 	}
 	d.seqs, d.idle = nil, nil
 	d.freeMem()
-	if d.cmdPool != vk.NullCommandPool {
-		vk.DestroyCommandPool(d.dev, d.cmdPool, nil) // frees its command buffers
+	if d.cmdPool != vulkan.NullCommandPool {
+		vulkan.DestroyCommandPool(d.dev, d.cmdPool, nil) // frees its command buffers
 	}
-	if d.fence != vk.NullFence {
-		vk.DestroyFence(d.dev, d.fence, nil)
+	if d.fence != vulkan.NullFence {
+		vulkan.DestroyFence(d.dev, d.fence, nil)
 	}
-	if d.cache != vk.NullPipelineCache {
-		vk.DestroyPipelineCache(d.dev, d.cache, nil)
+	if d.cache != vulkan.NullPipelineCache {
+		vulkan.DestroyPipelineCache(d.dev, d.cache, nil)
 	}
 	if d.c != nil {
 		C.hs_dev_free(d.c)
 		d.c = nil
 	}
-	vk.DestroyDevice(d.dev, nil)
+	vulkan.DestroyDevice(d.dev, nil)
 	d.dev = nil
 }
 
@@ -242,26 +242,26 @@ func (d *Device) usable() error {
 }
 
 // allocCmd allocates one primary command buffer.
-func (d *Device) allocCmd() (vk.CommandBuffer, error) {
-	cbs := make([]vk.CommandBuffer, 1)
-	err := check("vkAllocateCommandBuffers", vk.AllocateCommandBuffers(d.dev, &vk.CommandBufferAllocateInfo{
-		SType: vk.StructureTypeCommandBufferAllocateInfo, CommandPool: d.cmdPool,
-		Level: vk.CommandBufferLevelPrimary, CommandBufferCount: 1,
+func (d *Device) allocCmd() (vulkan.CommandBuffer, error) {
+	cbs := make([]vulkan.CommandBuffer, 1)
+	err := check("vkAllocateCommandBuffers", vulkan.AllocateCommandBuffers(d.dev, &vulkan.CommandBufferAllocateInfo{
+		SType: vulkan.StructureTypeCommandBufferAllocateInfo, CommandPool: d.cmdPool,
+		Level: vulkan.CommandBufferLevelPrimary, CommandBufferCount: 1,
 	}, cbs))
 	return cbs[0], err
 }
 
 // run ends, submits and waits for cb; maps loss and timeouts to sticky errors.
 // Call with d.mu held.
-func (d *Device) run(cb vk.CommandBuffer) error {
-	r := vk.Result(C.hs_submit(d.c, C.VkQueue(unsafe.Pointer(d.queue)), C.VkCommandBuffer(unsafe.Pointer(cb)),
+func (d *Device) run(cb vulkan.CommandBuffer) error {
+	r := vulkan.Result(C.hs_submit(d.c, C.VkQueue(unsafe.Pointer(d.queue)), C.VkCommandBuffer(unsafe.Pointer(cb)),
 		C.VkFence(unsafe.Pointer(d.fence)), C.uint64_t(submitTimeout.Nanoseconds())))
 	switch r {
-	case vk.Success:
+	case vulkan.Success:
 		return nil
-	case vk.ErrorDeviceLost:
+	case vulkan.ErrorDeviceLost:
 		d.err = fmt.Errorf("vulkan: device lost during submit (driver reset or crash); results are invalid: %w", ErrDeviceLost)
-	case vk.Timeout:
+	case vulkan.Timeout:
 		d.err = fmt.Errorf("vulkan: submit did not finish within %v; device is unusable", submitTimeout)
 	default:
 		return check("vkQueueSubmit", r)

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -20,53 +20,53 @@ var (
 // resultError is a failed Vulkan call.
 type resultError struct {
 	call string
-	r    vk.Result
+	r    vulkan.Result
 }
 
 func (e *resultError) Error() string { return "vulkan: " + e.call + ": " + resultName(e.r) }
 
 func (e *resultError) Is(target error) bool {
 	switch e.r {
-	case vk.ErrorDeviceLost:
+	case vulkan.ErrorDeviceLost:
 		return target == ErrDeviceLost
-	case vk.ErrorOutOfDeviceMemory, vk.ErrorOutOfHostMemory:
+	case vulkan.ErrorOutOfDeviceMemory, vulkan.ErrorOutOfHostMemory:
 		return target == ErrOutOfMemory
 	}
 	return false
 }
 
 // check turns a VkResult into nil or an error naming the call.
-func check(call string, r vk.Result) error {
-	if r == vk.Success {
+func check(call string, r vulkan.Result) error {
+	if r == vulkan.Success {
 		return nil
 	}
 	return &resultError{call, r}
 }
 
-var resultNames = map[vk.Result]string{
-	vk.NotReady:                  "VK_NOT_READY",
-	vk.Timeout:                   "VK_TIMEOUT",
-	vk.Incomplete:                "VK_INCOMPLETE",
-	vk.ErrorOutOfHostMemory:      "VK_ERROR_OUT_OF_HOST_MEMORY",
-	vk.ErrorOutOfDeviceMemory:    "VK_ERROR_OUT_OF_DEVICE_MEMORY",
-	vk.ErrorInitializationFailed: "VK_ERROR_INITIALIZATION_FAILED",
-	vk.ErrorDeviceLost:           "VK_ERROR_DEVICE_LOST",
-	vk.ErrorMemoryMapFailed:      "VK_ERROR_MEMORY_MAP_FAILED",
-	vk.ErrorLayerNotPresent:      "VK_ERROR_LAYER_NOT_PRESENT",
-	vk.ErrorExtensionNotPresent:  "VK_ERROR_EXTENSION_NOT_PRESENT",
-	vk.ErrorFeatureNotPresent:    "VK_ERROR_FEATURE_NOT_PRESENT",
-	vk.ErrorIncompatibleDriver:   "VK_ERROR_INCOMPATIBLE_DRIVER",
-	vk.ErrorTooManyObjects:       "VK_ERROR_TOO_MANY_OBJECTS",
-	vk.ErrorFormatNotSupported:   "VK_ERROR_FORMAT_NOT_SUPPORTED",
-	vk.ErrorFragmentedPool:       "VK_ERROR_FRAGMENTED_POOL",
-	vk.ErrorOutOfPoolMemory:      "VK_ERROR_OUT_OF_POOL_MEMORY",
-	-1000072003:                  "VK_ERROR_INVALID_EXTERNAL_HANDLE",
-	-1000161000:                  "VK_ERROR_FRAGMENTATION",
-	-1000257000:                  "VK_ERROR_INVALID_OPAQUE_CAPTURE_ADDRESS",
-	-13:                          "VK_ERROR_UNKNOWN",
+var resultNames = map[vulkan.Result]string{
+	vulkan.NotReady:                  "VK_NOT_READY",
+	vulkan.Timeout:                   "VK_TIMEOUT",
+	vulkan.Incomplete:                "VK_INCOMPLETE",
+	vulkan.ErrorOutOfHostMemory:      "VK_ERROR_OUT_OF_HOST_MEMORY",
+	vulkan.ErrorOutOfDeviceMemory:    "VK_ERROR_OUT_OF_DEVICE_MEMORY",
+	vulkan.ErrorInitializationFailed: "VK_ERROR_INITIALIZATION_FAILED",
+	vulkan.ErrorDeviceLost:           "VK_ERROR_DEVICE_LOST",
+	vulkan.ErrorMemoryMapFailed:      "VK_ERROR_MEMORY_MAP_FAILED",
+	vulkan.ErrorLayerNotPresent:      "VK_ERROR_LAYER_NOT_PRESENT",
+	vulkan.ErrorExtensionNotPresent:  "VK_ERROR_EXTENSION_NOT_PRESENT",
+	vulkan.ErrorFeatureNotPresent:    "VK_ERROR_FEATURE_NOT_PRESENT",
+	vulkan.ErrorIncompatibleDriver:   "VK_ERROR_INCOMPATIBLE_DRIVER",
+	vulkan.ErrorTooManyObjects:       "VK_ERROR_TOO_MANY_OBJECTS",
+	vulkan.ErrorFormatNotSupported:   "VK_ERROR_FORMAT_NOT_SUPPORTED",
+	vulkan.ErrorFragmentedPool:       "VK_ERROR_FRAGMENTED_POOL",
+	vulkan.ErrorOutOfPoolMemory:      "VK_ERROR_OUT_OF_POOL_MEMORY",
+	-1000072003:                      "VK_ERROR_INVALID_EXTERNAL_HANDLE",
+	-1000161000:                      "VK_ERROR_FRAGMENTATION",
+	-1000257000:                      "VK_ERROR_INVALID_OPAQUE_CAPTURE_ADDRESS",
+	-13:                              "VK_ERROR_UNKNOWN",
 }
 
-func resultName(r vk.Result) string {
+func resultName(r vulkan.Result) string {
 	if n, ok := resultNames[r]; ok {
 		return n
 	}

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 // DeviceType is the kind of a physical device.
@@ -72,8 +72,8 @@ type DeviceInfo struct {
 var (
 	loadOnce sync.Once
 	loadErr  error
-	instance vk.Instance
-	physical []vk.PhysicalDevice
+	instance vulkan.Instance
+	physical []vulkan.PhysicalDevice
 	infos    []DeviceInfo
 )
 
@@ -89,30 +89,30 @@ func load() error {
 	if gipa == nil {
 		return errors.New("vulkan: loader libvulkan.so.1 not found")
 	}
-	vk.SetGetInstanceProcAddr(unsafe.Pointer(gipa))
-	if err := vk.Init(); err != nil {
+	vulkan.SetGetInstanceProcAddr(unsafe.Pointer(gipa))
+	if err := vulkan.Init(); err != nil {
 		return fmt.Errorf("vulkan: loader init: %v", err)
 	}
-	app := &vk.ApplicationInfo{SType: vk.StructureTypeApplicationInfo, ApiVersion: vk.MakeVersion(1, 1, 0),
+	app := &vulkan.ApplicationInfo{SType: vulkan.StructureTypeApplicationInfo, ApiVersion: vulkan.MakeVersion(1, 1, 0),
 		PApplicationName: "hitsr\x00", PEngineName: "hitsr\x00"}
-	var inst vk.Instance
-	r := vk.CreateInstance(&vk.InstanceCreateInfo{SType: vk.StructureTypeInstanceCreateInfo, PApplicationInfo: app}, nil, &inst)
-	if r == vk.ErrorIncompatibleDriver {
+	var inst vulkan.Instance
+	r := vulkan.CreateInstance(&vulkan.InstanceCreateInfo{SType: vulkan.StructureTypeInstanceCreateInfo, PApplicationInfo: app}, nil, &inst)
+	if r == vulkan.ErrorIncompatibleDriver {
 		return fmt.Errorf("vulkan: no Vulkan driver found (install mesa-vulkan-drivers or a GPU driver): %w", check("vkCreateInstance", r))
 	}
 	if err := check("vkCreateInstance", r); err != nil {
 		return err
 	}
-	if err := vk.InitInstance(inst); err != nil {
+	if err := vulkan.InitInstance(inst); err != nil {
 		return fmt.Errorf("vulkan: instance init: %v", err)
 	}
 	var n uint32
-	if err := check("vkEnumeratePhysicalDevices", vk.EnumeratePhysicalDevices(inst, &n, nil)); err != nil {
+	if err := check("vkEnumeratePhysicalDevices", vulkan.EnumeratePhysicalDevices(inst, &n, nil)); err != nil {
 		return err
 	}
-	pds := make([]vk.PhysicalDevice, n)
+	pds := make([]vulkan.PhysicalDevice, n)
 	if n > 0 {
-		if err := check("vkEnumeratePhysicalDevices", vk.EnumeratePhysicalDevices(inst, &n, pds)); err != nil {
+		if err := check("vkEnumeratePhysicalDevices", vulkan.EnumeratePhysicalDevices(inst, &n, pds)); err != nil {
 			return err
 		}
 	}
@@ -123,9 +123,9 @@ func load() error {
 	return nil
 }
 
-func queryInfo(index int, pd vk.PhysicalDevice) DeviceInfo {
-	var p vk.PhysicalDeviceProperties
-	vk.GetPhysicalDeviceProperties(pd, &p)
+func queryInfo(index int, pd vulkan.PhysicalDevice) DeviceInfo {
+	var p vulkan.PhysicalDeviceProperties
+	vulkan.GetPhysicalDeviceProperties(pd, &p)
 	p.Deref()
 	p.Limits.Deref()
 	l := &p.Limits
@@ -133,7 +133,7 @@ func queryInfo(index int, pd vk.PhysicalDevice) DeviceInfo {
 	C.hs_query_extra(C.VkInstance(unsafe.Pointer(instance)), C.VkPhysicalDevice(unsafe.Pointer(pd)), C.uint32_t(p.ApiVersion), &ex)
 	info := DeviceInfo{
 		Index:                           index,
-		Name:                            vk.ToString(p.DeviceName[:]),
+		Name:                            vulkan.ToString(p.DeviceName[:]),
 		VendorID:                        p.VendorID,
 		DeviceID:                        p.DeviceID,
 		APIVersion:                      fmt.Sprintf("%d.%d.%d", p.ApiVersion>>22, p.ApiVersion>>12&0x3ff, p.ApiVersion&0xfff),
@@ -152,22 +152,22 @@ func queryInfo(index int, pd vk.PhysicalDevice) DeviceInfo {
 		MaxStorageBuffersPerStage:       uint32(ex.maxPerStageSSBO),
 	}
 	switch p.DeviceType {
-	case vk.PhysicalDeviceTypeDiscreteGpu:
+	case vulkan.PhysicalDeviceTypeDiscreteGpu:
 		info.Type = DeviceDiscrete
-	case vk.PhysicalDeviceTypeIntegratedGpu:
+	case vulkan.PhysicalDeviceTypeIntegratedGpu:
 		info.Type = DeviceIntegrated
-	case vk.PhysicalDeviceTypeVirtualGpu:
+	case vulkan.PhysicalDeviceTypeVirtualGpu:
 		info.Type = DeviceVirtual
-	case vk.PhysicalDeviceTypeCpu:
+	case vulkan.PhysicalDeviceTypeCpu:
 		info.Type = DeviceCPU
 	}
-	var mp vk.PhysicalDeviceMemoryProperties
-	vk.GetPhysicalDeviceMemoryProperties(pd, &mp)
+	var mp vulkan.PhysicalDeviceMemoryProperties
+	vulkan.GetPhysicalDeviceMemoryProperties(pd, &mp)
 	mp.Deref()
 	for i := uint32(0); i < mp.MemoryHeapCount; i++ {
 		h := &mp.MemoryHeaps[i]
 		h.Deref()
-		if h.Flags&vk.MemoryHeapFlags(vk.MemoryHeapDeviceLocalBit) != 0 && uint64(h.Size) > info.HeapSize {
+		if h.Flags&vulkan.MemoryHeapFlags(vulkan.MemoryHeapDeviceLocalBit) != 0 && uint64(h.Size) > info.HeapSize {
 			info.HeapSize = uint64(h.Size)
 		}
 	}

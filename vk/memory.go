@@ -12,7 +12,7 @@ import (
 	"sort"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 const (
@@ -39,8 +39,8 @@ type span struct{ off, size int64 }
 // block is one VkDeviceMemory with one VkBuffer covering all of it.
 type block struct {
 	d    *Device
-	mem  vk.DeviceMemory
-	buf  vk.Buffer
+	mem  vulkan.DeviceMemory
+	buf  vulkan.Buffer
 	size int64
 	used int64
 	ptr  unsafe.Pointer // persistent mapping, nil if not host visible
@@ -49,7 +49,7 @@ type block struct {
 
 // memState is the per-device allocator.
 type memState struct {
-	props     vk.PhysicalDeviceMemoryProperties
+	props     vulkan.PhysicalDeviceMemoryProperties
 	align     int64
 	maxBlock  int64
 	typ       int // memory type of blocks, -1 until the first block
@@ -57,14 +57,14 @@ type memState struct {
 	cached    bool // mapped and HOST_CACHED: reading the mapping is fast
 	blocks    []*block
 	staging   *block
-	stagingCB vk.CommandBuffer
+	stagingCB vulkan.CommandBuffer
 	noMap     bool // tests: force the staging path
 }
 
 func (d *Device) initMem() error {
 	m := &d.mem
-	var props vk.PhysicalDeviceMemoryProperties // local: see GetDeviceQueue in init
-	vk.GetPhysicalDeviceMemoryProperties(d.pd, &props)
+	var props vulkan.PhysicalDeviceMemoryProperties // local: see GetDeviceQueue in init
+	vulkan.GetPhysicalDeviceMemoryProperties(d.pd, &props)
 	props.Deref()
 	m.props = props
 	for i := range m.props.MemoryTypes {
@@ -84,21 +84,21 @@ func (d *Device) initMem() error {
 }
 
 const (
-	memDL = vk.MemoryPropertyFlags(vk.MemoryPropertyDeviceLocalBit)
-	memHV = vk.MemoryPropertyFlags(vk.MemoryPropertyHostVisibleBit)
-	memHC = vk.MemoryPropertyFlags(vk.MemoryPropertyHostCoherentBit)
-	memCA = vk.MemoryPropertyFlags(vk.MemoryPropertyHostCachedBit)
+	memDL = vulkan.MemoryPropertyFlags(vulkan.MemoryPropertyDeviceLocalBit)
+	memHV = vulkan.MemoryPropertyFlags(vulkan.MemoryPropertyHostVisibleBit)
+	memHC = vulkan.MemoryPropertyFlags(vulkan.MemoryPropertyHostCoherentBit)
+	memCA = vulkan.MemoryPropertyFlags(vulkan.MemoryPropertyHostCachedBit)
 )
 
 // pickType chooses the memory type for blocks: device-local and host-mappable
 // if that heap is (nearly) the whole VRAM (UMA, ReBAR, lavapipe), else plain
 // device-local with staging.
 func (m *memState) pickType(bits uint32) (typ int, mapped bool) {
-	var largest vk.DeviceSize
+	var largest vulkan.DeviceSize
 	for i := uint32(0); i < m.props.MemoryHeapCount; i++ {
 		largest = max(largest, m.props.MemoryHeaps[i].Size)
 	}
-	find := func(want vk.MemoryPropertyFlags, minHeap vk.DeviceSize) int {
+	find := func(want vulkan.MemoryPropertyFlags, minHeap vulkan.DeviceSize) int {
 		for i := uint32(0); i < m.props.MemoryTypeCount; i++ {
 			t := m.props.MemoryTypes[i]
 			if bits&(1<<i) != 0 && t.PropertyFlags&want == want && m.props.MemoryHeaps[t.HeapIndex].Size >= minHeap {
@@ -123,15 +123,15 @@ func (m *memState) pickType(bits uint32) (typ int, mapped bool) {
 // of the main block type or, for staging, host-visible.
 func (d *Device) newBlock(size int64, staging bool) (*block, error) {
 	m := &d.mem
-	usage := vk.BufferUsageFlags(vk.BufferUsageStorageBufferBit | vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit)
-	var buf vk.Buffer
-	if err := check("vkCreateBuffer", vk.CreateBuffer(d.dev, &vk.BufferCreateInfo{
-		SType: vk.StructureTypeBufferCreateInfo, Size: vk.DeviceSize(size), Usage: usage,
-		SharingMode: vk.SharingModeExclusive}, nil, &buf)); err != nil {
+	usage := vulkan.BufferUsageFlags(vulkan.BufferUsageStorageBufferBit | vulkan.BufferUsageTransferSrcBit | vulkan.BufferUsageTransferDstBit)
+	var buf vulkan.Buffer
+	if err := check("vkCreateBuffer", vulkan.CreateBuffer(d.dev, &vulkan.BufferCreateInfo{
+		SType: vulkan.StructureTypeBufferCreateInfo, Size: vulkan.DeviceSize(size), Usage: usage,
+		SharingMode: vulkan.SharingModeExclusive}, nil, &buf)); err != nil {
 		return nil, err
 	}
-	var req vk.MemoryRequirements
-	vk.GetBufferMemoryRequirements(d.dev, buf, &req)
+	var req vulkan.MemoryRequirements
+	vulkan.GetBufferMemoryRequirements(d.dev, buf, &req)
 	req.Deref()
 	typ, mapped := m.typ, m.mapped
 	if staging {
@@ -141,23 +141,23 @@ func (d *Device) newBlock(size int64, staging bool) (*block, error) {
 		mapped = mapped && !m.noMap
 	}
 	if typ < 0 || req.MemoryTypeBits&(1<<typ) == 0 {
-		vk.DestroyBuffer(d.dev, buf, nil)
+		vulkan.DestroyBuffer(d.dev, buf, nil)
 		return nil, fmt.Errorf("vulkan: no suitable memory type for storage buffers (bits %#x)", req.MemoryTypeBits)
 	}
-	var mem vk.DeviceMemory
-	if err := check("vkAllocateMemory", vk.AllocateMemory(d.dev, &vk.MemoryAllocateInfo{
-		SType: vk.StructureTypeMemoryAllocateInfo, AllocationSize: req.Size, MemoryTypeIndex: uint32(typ)}, nil, &mem)); err != nil {
-		vk.DestroyBuffer(d.dev, buf, nil)
+	var mem vulkan.DeviceMemory
+	if err := check("vkAllocateMemory", vulkan.AllocateMemory(d.dev, &vulkan.MemoryAllocateInfo{
+		SType: vulkan.StructureTypeMemoryAllocateInfo, AllocationSize: req.Size, MemoryTypeIndex: uint32(typ)}, nil, &mem)); err != nil {
+		vulkan.DestroyBuffer(d.dev, buf, nil)
 		return nil, err
 	}
 	b := &block{d: d, mem: mem, buf: buf, size: size, free: []span{{0, size}}}
-	if err := check("vkBindBufferMemory", vk.BindBufferMemory(d.dev, buf, mem, 0)); err != nil {
+	if err := check("vkBindBufferMemory", vulkan.BindBufferMemory(d.dev, buf, mem, 0)); err != nil {
 		b.release()
 		return nil, err
 	}
 	if mapped {
 		var p unsafe.Pointer
-		if err := check("vkMapMemory", vk.MapMemory(d.dev, mem, 0, vk.DeviceSize(vk.WholeSize), 0, &p)); err != nil {
+		if err := check("vkMapMemory", vulkan.MapMemory(d.dev, mem, 0, vulkan.DeviceSize(vulkan.WholeSize), 0, &p)); err != nil {
 			b.release()
 			return nil, err
 		}
@@ -172,7 +172,7 @@ func (d *Device) newBlock(size int64, staging bool) (*block, error) {
 
 // stagingType prefers host-cached coherent memory (fast readback).
 func (m *memState) stagingType(bits uint32) int {
-	for _, want := range []vk.MemoryPropertyFlags{memHV | memHC | memCA, memHV | memHC} {
+	for _, want := range []vulkan.MemoryPropertyFlags{memHV | memHC | memCA, memHV | memHC} {
 		for i := uint32(0); i < m.props.MemoryTypeCount; i++ {
 			if bits&(1<<i) != 0 && m.props.MemoryTypes[i].PropertyFlags&want == want {
 				return int(i)
@@ -184,11 +184,11 @@ func (m *memState) stagingType(bits uint32) int {
 
 func (b *block) release() {
 	if b.ptr != nil {
-		vk.UnmapMemory(b.d.dev, b.mem)
+		vulkan.UnmapMemory(b.d.dev, b.mem)
 		b.ptr = nil
 	}
-	vk.DestroyBuffer(b.d.dev, b.buf, nil)
-	vk.FreeMemory(b.d.dev, b.mem, nil)
+	vulkan.DestroyBuffer(b.d.dev, b.buf, nil)
+	vulkan.FreeMemory(b.d.dev, b.mem, nil)
 }
 
 // take reserves n bytes (best fit); n is a multiple of the alignment.
@@ -399,7 +399,7 @@ func (d *Device) staged(b *Buffer, off int64, data []byte, up bool) error {
 		if up {
 			copy(win, data[done:done+n])
 		}
-		if err := check("vkBeginCommandBuffer", vk.Result(C.hs_begin(d.c, cb))); err != nil {
+		if err := check("vkBeginCommandBuffer", vulkan.Result(C.hs_begin(d.c, cb))); err != nil {
 			return err
 		}
 		src, dst := C.VkBuffer(unsafe.Pointer(s.buf)), C.VkBuffer(unsafe.Pointer(b.blk.buf))

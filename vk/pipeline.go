@@ -14,7 +14,7 @@ import (
 	"strings"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 // maxBindings matches HS_MAX_BINDINGS in shim.c.
@@ -24,9 +24,9 @@ const maxBindings = 64
 type Pipeline struct {
 	d        *Device
 	name     string
-	pipe     vk.Pipeline
-	layout   vk.PipelineLayout
-	dsl      vk.DescriptorSetLayout
+	pipe     vulkan.Pipeline
+	layout   vulkan.PipelineLayout
+	dsl      vulkan.DescriptorSetLayout
 	nBuffers int
 	pushSize int // bytes, multiple of 4
 }
@@ -97,56 +97,56 @@ func spirvWords(b []byte) ([]uint32, error) {
 
 func (p *Pipeline) create(code []uint32, spec []uint32) error {
 	dev := p.d.dev
-	binds := make([]vk.DescriptorSetLayoutBinding, p.nBuffers)
+	binds := make([]vulkan.DescriptorSetLayoutBinding, p.nBuffers)
 	for i := range binds {
-		binds[i] = vk.DescriptorSetLayoutBinding{Binding: uint32(i), DescriptorType: vk.DescriptorTypeStorageBuffer,
-			DescriptorCount: 1, StageFlags: vk.ShaderStageFlags(vk.ShaderStageComputeBit)}
+		binds[i] = vulkan.DescriptorSetLayoutBinding{Binding: uint32(i), DescriptorType: vulkan.DescriptorTypeStorageBuffer,
+			DescriptorCount: 1, StageFlags: vulkan.ShaderStageFlags(vulkan.ShaderStageComputeBit)}
 	}
-	var dsl vk.DescriptorSetLayout
-	if err := check("vkCreateDescriptorSetLayout", vk.CreateDescriptorSetLayout(dev, &vk.DescriptorSetLayoutCreateInfo{
-		SType: vk.StructureTypeDescriptorSetLayoutCreateInfo, BindingCount: uint32(len(binds)), PBindings: binds,
+	var dsl vulkan.DescriptorSetLayout
+	if err := check("vkCreateDescriptorSetLayout", vulkan.CreateDescriptorSetLayout(dev, &vulkan.DescriptorSetLayoutCreateInfo{
+		SType: vulkan.StructureTypeDescriptorSetLayoutCreateInfo, BindingCount: uint32(len(binds)), PBindings: binds,
 	}, nil, &dsl)); err != nil {
 		return err
 	}
 	p.dsl = dsl
-	li := &vk.PipelineLayoutCreateInfo{SType: vk.StructureTypePipelineLayoutCreateInfo,
-		SetLayoutCount: 1, PSetLayouts: []vk.DescriptorSetLayout{dsl}}
+	li := &vulkan.PipelineLayoutCreateInfo{SType: vulkan.StructureTypePipelineLayoutCreateInfo,
+		SetLayoutCount: 1, PSetLayouts: []vulkan.DescriptorSetLayout{dsl}}
 	if p.pushSize > 0 {
 		li.PushConstantRangeCount = 1
-		li.PPushConstantRanges = []vk.PushConstantRange{{StageFlags: vk.ShaderStageFlags(vk.ShaderStageComputeBit), Size: uint32(p.pushSize)}}
+		li.PPushConstantRanges = []vulkan.PushConstantRange{{StageFlags: vulkan.ShaderStageFlags(vulkan.ShaderStageComputeBit), Size: uint32(p.pushSize)}}
 	}
-	var layout vk.PipelineLayout
-	r := vk.CreatePipelineLayout(dev, li, nil, &layout)
+	var layout vulkan.PipelineLayout
+	r := vulkan.CreatePipelineLayout(dev, li, nil, &layout)
 	runtime.KeepAlive(li) // vulkan-go hands the Go slice PSetLayouts to C as is
 	if err := check("vkCreatePipelineLayout", r); err != nil {
 		return err
 	}
 	p.layout = layout
-	var mod vk.ShaderModule
-	r = vk.CreateShaderModule(dev, &vk.ShaderModuleCreateInfo{
-		SType: vk.StructureTypeShaderModuleCreateInfo, CodeSize: uint(len(code) * 4), PCode: code,
+	var mod vulkan.ShaderModule
+	r = vulkan.CreateShaderModule(dev, &vulkan.ShaderModuleCreateInfo{
+		SType: vulkan.StructureTypeShaderModuleCreateInfo, CodeSize: uint(len(code) * 4), PCode: code,
 	}, nil, &mod)
 	runtime.KeepAlive(code) // likewise PCode
 	if err := check("vkCreateShaderModule", r); err != nil {
 		return err
 	}
-	defer vk.DestroyShaderModule(dev, mod, nil)
-	stage := vk.PipelineShaderStageCreateInfo{SType: vk.StructureTypePipelineShaderStageCreateInfo,
-		Stage: vk.ShaderStageComputeBit, Module: mod, PName: "main\x00"}
+	defer vulkan.DestroyShaderModule(dev, mod, nil)
+	stage := vulkan.PipelineShaderStageCreateInfo{SType: vulkan.StructureTypePipelineShaderStageCreateInfo,
+		Stage: vulkan.ShaderStageComputeBit, Module: mod, PName: "main\x00"}
 	if len(spec) > 0 {
-		entries := make([]vk.SpecializationMapEntry, len(spec))
+		entries := make([]vulkan.SpecializationMapEntry, len(spec))
 		for i := range entries {
-			entries[i] = vk.SpecializationMapEntry{ConstantID: uint32(i), Offset: uint32(4 * i), Size: 4}
+			entries[i] = vulkan.SpecializationMapEntry{ConstantID: uint32(i), Offset: uint32(4 * i), Size: 4}
 		}
 		data := C.malloc(C.size_t(4 * len(spec))) // C memory: vulkan-go copies the pointer only
 		defer C.free(data)
 		copy(unsafe.Slice((*uint32)(data), len(spec)), spec)
-		stage.PSpecializationInfo = []vk.SpecializationInfo{{MapEntryCount: uint32(len(spec)),
+		stage.PSpecializationInfo = []vulkan.SpecializationInfo{{MapEntryCount: uint32(len(spec)),
 			PMapEntries: entries, DataSize: uint(4 * len(spec)), PData: data}}
 	}
-	pipes := make([]vk.Pipeline, 1)
-	if err := check("vkCreateComputePipelines", vk.CreateComputePipelines(dev, p.d.cache, 1, []vk.ComputePipelineCreateInfo{{
-		SType: vk.StructureTypeComputePipelineCreateInfo, Stage: stage, Layout: layout,
+	pipes := make([]vulkan.Pipeline, 1)
+	if err := check("vkCreateComputePipelines", vulkan.CreateComputePipelines(dev, p.d.cache, 1, []vulkan.ComputePipelineCreateInfo{{
+		SType: vulkan.StructureTypeComputePipelineCreateInfo, Stage: stage, Layout: layout,
 	}}, nil, pipes)); err != nil {
 		return err
 	}
@@ -156,13 +156,13 @@ func (p *Pipeline) create(code []uint32, spec []uint32) error {
 
 func (p *Pipeline) destroy() {
 	dev := p.d.dev
-	if p.pipe != vk.NullPipeline {
-		vk.DestroyPipeline(dev, p.pipe, nil)
+	if p.pipe != vulkan.NullPipeline {
+		vulkan.DestroyPipeline(dev, p.pipe, nil)
 	}
-	if p.layout != vk.NullPipelineLayout {
-		vk.DestroyPipelineLayout(dev, p.layout, nil)
+	if p.layout != vulkan.NullPipelineLayout {
+		vulkan.DestroyPipelineLayout(dev, p.layout, nil)
 	}
-	if p.dsl != vk.NullDescriptorSetLayout {
-		vk.DestroyDescriptorSetLayout(dev, p.dsl, nil)
+	if p.dsl != vulkan.NullDescriptorSetLayout {
+		vulkan.DestroyDescriptorSetLayout(dev, p.dsl, nil)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 	"unsafe"
 
-	vk "github.com/vulkan-go/vulkan"
+	"github.com/vulkan-go/vulkan"
 )
 
 const (
@@ -23,8 +23,8 @@ const (
 // seqRes is a command buffer, descriptor pools and scratch space, recycled
 // across Seqs.
 type seqRes struct {
-	cb    vk.CommandBuffer
-	pools []vk.DescriptorPool
+	cb    vulkan.CommandBuffer
+	pools []vulkan.DescriptorPool
 	cur   int // pool being allocated from
 
 	written, read []rng // buffer ranges touched since the last barrier
@@ -66,7 +66,7 @@ func (d *Device) Begin() (*Seq, error) {
 		r = &seqRes{cb: cb}
 		d.seqs = append(d.seqs, r)
 	}
-	if err := check("vkBeginCommandBuffer", vk.Result(C.hs_begin(d.c, C.VkCommandBuffer(unsafe.Pointer(r.cb))))); err != nil {
+	if err := check("vkBeginCommandBuffer", vulkan.Result(C.hs_begin(d.c, C.VkCommandBuffer(unsafe.Pointer(r.cb))))); err != nil {
 		d.idle = append(d.idle, r)
 		return nil, err
 	}
@@ -171,15 +171,15 @@ func (s *Seq) Dispatch(p *Pipeline, bufs []*Buffer, writes []bool, push []byte, 
 			}
 			created = true
 		}
-		res := vk.Result(C.hs_dispatch(d.c, cb, C.VkDescriptorPool(unsafe.Pointer(r.pools[r.cur])),
+		res := vulkan.Result(C.hs_dispatch(d.c, cb, C.VkDescriptorPool(unsafe.Pointer(r.pools[r.cur])),
 			C.VkDescriptorSetLayout(unsafe.Pointer(p.dsl)), C.VkPipelineLayout(unsafe.Pointer(p.layout)),
 			C.VkPipeline(unsafe.Pointer(p.pipe)), C.uint32_t(len(bufs)), bufPtr, offPtr, sizePtr,
 			pushPtr, C.uint32_t(p.pushSize), C.uint32_t(groups[0]), C.uint32_t(groups[1]), C.uint32_t(groups[2])))
 		switch {
-		case res == vk.Success:
+		case res == vulkan.Success:
 			s.n++
 			return nil
-		case (res == vk.ErrorOutOfPoolMemory || res == vk.ErrorFragmentedPool) && !created:
+		case (res == vulkan.ErrorOutOfPoolMemory || res == vulkan.ErrorFragmentedPool) && !created:
 			r.cur++ // this pool is full: move on to the next one
 		default:
 			return check("vkAllocateDescriptorSets", res)
@@ -197,10 +197,10 @@ func overlaps(list []rng, b *Buffer) bool {
 }
 
 func (s *Seq) addPool() error {
-	var pool vk.DescriptorPool
-	err := check("vkCreateDescriptorPool", vk.CreateDescriptorPool(s.d.dev, &vk.DescriptorPoolCreateInfo{
-		SType: vk.StructureTypeDescriptorPoolCreateInfo, MaxSets: poolSets, PoolSizeCount: 1,
-		PPoolSizes: []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: poolSets * poolBuffers}},
+	var pool vulkan.DescriptorPool
+	err := check("vkCreateDescriptorPool", vulkan.CreateDescriptorPool(s.d.dev, &vulkan.DescriptorPoolCreateInfo{
+		SType: vulkan.StructureTypeDescriptorPoolCreateInfo, MaxSets: poolSets, PoolSizeCount: 1,
+		PPoolSizes: []vulkan.DescriptorPoolSize{{Type: vulkan.DescriptorTypeStorageBuffer, DescriptorCount: poolSets * poolBuffers}},
 	}, nil, &pool))
 	if err == nil {
 		s.r.pools = append(s.r.pools, pool)
@@ -252,7 +252,7 @@ func (s *Seq) Abort() {
 func (s *Seq) recycle() error {
 	var err error
 	for i := 0; i <= s.r.cur && i < len(s.r.pools); i++ {
-		if e := check("vkResetDescriptorPool", vk.Result(C.hs_reset_pool(s.d.c, C.VkDescriptorPool(unsafe.Pointer(s.r.pools[i]))))); e != nil && err == nil {
+		if e := check("vkResetDescriptorPool", vulkan.Result(C.hs_reset_pool(s.d.c, C.VkDescriptorPool(unsafe.Pointer(s.r.pools[i]))))); e != nil && err == nil {
 			err = e
 		}
 	}
