@@ -8,6 +8,7 @@ package pipeline
 #include <stdlib.h>
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
 
 // hs_graph_check parses desc alone into a throwaway graph: each filter is created and
 // initialised with its options, nothing is linked or configured.
@@ -19,6 +20,9 @@ static int hs_graph_check(const char *desc) {
 	avfilter_inout_free(&out);
 	avfilter_graph_free(&g);
 	return r;
+}
+static int hs_src_close(AVFilterContext *s, int64_t pts) {
+	return av_buffersrc_close(s, pts, AV_BUFFERSRC_FLAG_PUSH);
 }
 static void hs_sink_props(AVFilterContext *s, int *w, int *h, int *pf, AVRational *tb, AVRational *fr, AVRational *sar) {
 	*w = av_buffersink_get_w(s);
@@ -256,6 +260,7 @@ type graph struct {
 	src, sink *astiav.FilterContext
 	frame     *astiav.Frame // the frame the sink fills
 	in, out   frameSpec
+	end       int64 // where the last frame pushed ends (its pts + duration): the stream's end
 }
 
 // newGraph configures desc ("" runs nothing but format) for frames of in; with outPF set the
@@ -268,7 +273,7 @@ func newGraph(desc string, in frameSpec, outPF astiav.PixelFormat) (_ *graph, er
 	if full == "" {
 		full = "null"
 	}
-	g := &graph{desc: desc, g: astiav.AllocFilterGraph(), frame: astiav.AllocFrame(), in: in}
+	g := &graph{desc: desc, g: astiav.AllocFilterGraph(), frame: astiav.AllocFrame(), in: in, end: astiav.NoPtsValue}
 	defer func() {
 		if err != nil {
 			g.free()
@@ -324,10 +329,18 @@ func newGraph(desc string, in frameSpec, outPF astiav.PixelFormat) (_ *graph, er
 	return g, nil
 }
 
-// push sends a frame into the graph (nil: end of stream) and hands every frame the graph has
-// ready to emit; emit owns the frame only during the call.
-func (g *graph) push(f *astiav.Frame, emit func(*astiav.Frame) error) error {
-	if err := g.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
+// push sends a frame lasting dur into the graph (nil: the end of the stream, at the end of the
+// last frame, as ffmpeg closes its inputs) and hands every frame the graph has ready to emit;
+// emit owns the frame only during the call.
+func (g *graph) push(f *astiav.Frame, dur int64, emit func(*astiav.Frame) error) error {
+	var err error
+	if f != nil {
+		g.end = f.Pts() + dur
+		err = g.src.BuffersrcAddFrame(f, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef))
+	} else if r := C.hs_src_close((*C.AVFilterContext)(cptr(g.src)), C.int64_t(g.end)); r < 0 {
+		err = astiavErr(int(r))
+	}
+	if err != nil {
 		return fmt.Errorf("filter chain %q: %w", g.desc, err)
 	}
 	for {
@@ -412,6 +425,7 @@ func (in *input) setChain(desc string) error {
 		return errf(KindUsage, "--vf: %v", err)
 	}
 	in.chain = g
+	in.streamDur = in.frameDur
 	in.w, in.h = g.out.w, g.out.h
 	fps := in.fps()
 	in.frameDur = max(astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), in.timeBase()), 1)
@@ -427,11 +441,15 @@ func (in *input) filter(f *astiav.Frame, deliver func(*astiav.Frame) (bool, erro
 		}
 		return deliver(f)
 	}
+	dur := in.streamDur
 	if f != nil {
 		f.SetPts(bestEffortPts(f))
+		if d := frameDuration(f); d > 0 {
+			dur = d
+		}
 	}
 	more := true
-	err := in.chain.push(f, func(out *astiav.Frame) error {
+	err := in.chain.push(f, dur, func(out *astiav.Frame) error {
 		if !more {
 			return nil
 		}
@@ -460,6 +478,7 @@ func (w *output) setPost(in *input, desc string, ow, oh int) (int, int, error) {
 		return 0, 0, errf(KindUsage, "%s: vf: %v", w.spec.URL, err)
 	}
 	w.post = g
+	w.inputEnd = in.endTime
 	fps := w.srcFPS(in)
 	w.postDur = max(astiav.RescaleQ(1, astiav.NewRational(fps.Den(), fps.Num()), g.out.tb), 1)
 	if w.postIn, err = allocVideoFrame(ow, oh, astiav.PixelFormatGbrpf32Le); err != nil {
@@ -495,7 +514,11 @@ func (w *output) srcSAR(in *input, ow, oh int) astiav.Rational {
 // (j nil: the end of the stream).
 func (w *output) filterEncode(j *frameJob) error {
 	var f *astiav.Frame
-	if j != nil {
+	var dur int64
+	if j == nil { // the chain ends where the input does (ffmpeg's one graph sees that end)
+		w.post.end = max(w.post.end, w.inputEnd())
+	} else {
+		dur = j.dur
 		if err := makeWritable(w.postIn); err != nil {
 			return err
 		}
@@ -503,7 +526,15 @@ func (w *output) filterEncode(j *frameJob) error {
 		w.postIn.SetPts(j.pts)
 		f = w.postIn
 	}
-	return w.post.push(f, func(out *astiav.Frame) error { return w.encodeRGB(out, out.Pts(), w.postDur) })
+	return w.post.push(f, dur, func(out *astiav.Frame) error { return w.encodeRGB(out, out.Pts(), w.postDur) })
+}
+
+// endTime is where the input's last frame ends, in timeBase().
+func (in *input) endTime() int64 {
+	if in.chain != nil {
+		return astiav.RescaleQ(in.chain.end, in.vst.TimeBase(), in.chain.out.tb)
+	}
+	return in.lastPts + in.lastDur
 }
 
 // sampleAspect is the sample aspect ratio of the frames the model sees.

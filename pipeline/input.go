@@ -27,16 +27,17 @@ type input struct {
 	full  int // 1 = full-range YUV
 	log   *zap.Logger
 
-	sc       *scaler // decoder format → GBRPF32 at w×h, rebuilt when frames change
-	rgb      *astiav.Frame
-	frameDur int64 // one frame at fps(), in the stream's time base
-	firstPts int64
-	lastPts  int64
-	lastDur  int64
-	lo, hi   int64          // frames kept: pts in [lo, hi) (a plan's segment; default all)
-	past     bool           // a frame at or after hi was decoded: nothing more to keep
-	first    *astiav.Packet // read by a segment's seek, not yet processed
-	chain    *graph         // --vf before hitsr; nil without one
+	sc        *scaler // decoder format → GBRPF32 at w×h, rebuilt when frames change
+	rgb       *astiav.Frame
+	frameDur  int64 // one frame at fps(), in the stream's time base
+	firstPts  int64
+	lastPts   int64
+	lastDur   int64
+	lo, hi    int64          // frames kept: pts in [lo, hi) (a plan's segment; default all)
+	past      bool           // a frame at or after hi was decoded: nothing more to keep
+	first     *astiav.Packet // read by a segment's seek, not yet processed
+	chain     *graph         // --vf before hitsr; nil without one
+	streamDur int64          // one frame at the stream's rate, in its time base (frameDur before chain)
 }
 
 // defaultFPS is the frame rate of a stream that states none (FFmpeg's default for raw streams).

@@ -49,6 +49,7 @@ type output struct {
 	post        *graph        // the output's chain after the model; nil without one
 	postIn      *astiav.Frame // a model result on its way into post
 	postDur     int64         // one frame at post's rate, in its time base
+	inputEnd    func() int64  // where the input ends, in the model's time base (once read)
 }
 
 // newOutput opens one output: its file (planned by PlanFiles; nil for stdout and URLs),
