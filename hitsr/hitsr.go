@@ -29,7 +29,8 @@ type Mode int
 const (
 	// Fidelity runs the backbone alone: an LR-resolution conv trunk over the whole frame.
 	Fidelity Mode = iota
-	// Full runs the H-VAR token path (tokenizer + next-scale transformer) over tiles.
+	// Full runs the H-VAR token path (tokenizer + next-scale transformer) over tiles; for a model
+	// v2 file, over the backbone's features, its residuals written over the backbone's outputs.
 	Full
 )
 
@@ -55,7 +56,7 @@ type Model struct {
 	Notice  string // one line when "auto" fell back to the CPU backend
 	Batch   int    // tiles per Generate call (default DefaultBatch; ~30 MB of device memory per tile)
 	Overlap int    // LR overlap between tiles in pixels (default 4, as evaluate.py)
-	// ReuseTiles makes single-image calls reuse the previous call's output for tiles whose
+	// ReuseTiles makes single-image calls (model v1) reuse the previous call's output for tiles whose
 	// input is bit-identical (video: static regions skip the model; the result is the same).
 	ReuseTiles  bool
 	TilesRun    int // tiles the model ran on so far
@@ -223,9 +224,12 @@ func (m *Model) UpscaleImages(imgs []*imageio.Image, scales ...int) ([][]*imagei
 	}
 	var rgb [][]*imageio.Image
 	var err error
-	if m.Mode == Fidelity {
+	switch {
+	case m.Mode == Fidelity:
 		rgb, err = m.whole(imgs, segs)
-	} else {
+	case m.cfg.V2():
+		rgb, err = m.residual(imgs, segs)
+	default:
 		rgb, err = m.tiled(imgs, segs)
 	}
 	if err != nil {
