@@ -128,3 +128,24 @@ func Degrade(hr []float32, h, w, s int) []float32 {
 func Bicubic(lr []float32, h, w, oh, ow int) []float32 {
 	return resample.Resize(lr, 3, h, w, oh, ow, resample.BicubicAA)
 }
+
+// DetailY is the variance (unbiased) of the 3×3 Laplacian of the Y plane (Y as PSNRY's, border
+// shaved, the Laplacian over the valid interior): high-frequency energy. An output's DetailY over
+// its HR's is the detail ratio of `hitsr-video eval`: below 1 is over-smoothing, above 1 is
+// ringing or invented texture. NaN when fewer than two values remain.
+func DetailY(rgb []float32, h, w, border int) float64 {
+	y, oh, ow := Y(rgb, h, w, border)
+	if oh < 3 || ow < 3 || (oh-2)*(ow-2) < 2 {
+		return math.NaN()
+	}
+	var sum, sq float64
+	for r := 1; r < oh-1; r++ {
+		for c := 1; c < ow-1; c++ {
+			i := r*ow + c
+			l := y[i-ow] + y[i+ow] + y[i-1] + y[i+1] - 4*y[i]
+			sum, sq = sum+l, sq+l*l
+		}
+	}
+	n := float64((oh - 2) * (ow - 2))
+	return (sq - sum*sum/n) / (n - 1)
+}

@@ -27,6 +27,7 @@ type score struct {
 	method string
 	psnr   float64
 	ssim   float64
+	detail float64 // DetailY(output) / DetailY(HR)
 }
 
 // modcrop crops the RGB planes of img to multiples of s.
@@ -123,9 +124,11 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, _ *zap.Logger)
 				"lanczos3": resample.Resize(lr.Pix, 3, lr.H, lr.W, hr.H, hr.W, resample.Lanczos3),
 			}
 			name := filepath.Base(files[i])
+			hrDetail := metrics.DetailY(hr.Pix, hr.H, hr.W, s)
 			for _, meth := range methods {
-				scores = append(scores, score{name, s, meth,
-					metrics.PSNRY(outs[meth], hr.Pix, hr.H, hr.W, s), metrics.SSIMY(outs[meth], hr.Pix, hr.H, hr.W, s)})
+				o := outs[meth]
+				scores = append(scores, score{name, s, meth, metrics.PSNRY(o, hr.Pix, hr.H, hr.W, s),
+					metrics.SSIMY(o, hr.Pix, hr.H, hr.W, s), metrics.DetailY(o, hr.H, hr.W, s) / hrDetail})
 			}
 		}
 	}
@@ -148,14 +151,14 @@ func meanScores(scores []score, scales []int) []score {
 	var out []score
 	for _, s := range scales {
 		for _, meth := range methods {
-			var p, q float64
+			var p, q, d float64
 			n := 0
 			for _, sc := range scores {
 				if sc.scale == s && sc.method == meth {
-					p, q, n = p+sc.psnr, q+sc.ssim, n+1
+					p, q, d, n = p+sc.psnr, q+sc.ssim, d+sc.detail, n+1
 				}
 			}
-			out = append(out, score{"mean", s, meth, p / float64(n), q / float64(n)})
+			out = append(out, score{"mean", s, meth, p / float64(n), q / float64(n), d / float64(n)})
 		}
 	}
 	return out
@@ -163,12 +166,12 @@ func meanScores(scores []score, scales []int) []score {
 
 func printTable(w io.Writer, scores []score, scales []int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "image\tscale\thitsr PSNR/SSIM\tbicubic PSNR/SSIM\tlanczos3 PSNR/SSIM\t")
+	fmt.Fprintln(tw, "image\tscale\thitsr PSNR/SSIM/detail\tbicubic PSNR/SSIM/detail\tlanczos3 PSNR/SSIM/detail\t")
 	row := func(img string, s int, get func(meth string) score) {
 		fmt.Fprintf(tw, "%s\t×%d", img, s)
 		for _, meth := range methods {
 			sc := get(meth)
-			fmt.Fprintf(tw, "\t%.2f / %.4f", sc.psnr, sc.ssim)
+			fmt.Fprintf(tw, "\t%.2f / %.4f / %.3f", sc.psnr, sc.ssim, sc.detail)
 		}
 		fmt.Fprintln(tw, "\t")
 	}
@@ -200,10 +203,11 @@ func writeCSV(path string, scores []score) error {
 		return err
 	}
 	cw := csv.NewWriter(f)
-	cw.Write([]string{"image", "scale", "method", "psnr_y", "ssim_y"})
+	cw.Write([]string{"image", "scale", "method", "psnr_y", "ssim_y", "detail_ratio"})
 	for _, sc := range scores {
 		cw.Write([]string{sc.image, strconv.Itoa(sc.scale), sc.method,
-			strconv.FormatFloat(sc.psnr, 'f', 4, 64), strconv.FormatFloat(sc.ssim, 'f', 5, 64)})
+			strconv.FormatFloat(sc.psnr, 'f', 4, 64), strconv.FormatFloat(sc.ssim, 'f', 5, 64),
+			strconv.FormatFloat(sc.detail, 'f', 4, 64)})
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
