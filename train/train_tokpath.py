@@ -124,6 +124,10 @@ def main():
     ap.add_argument("--dpo-from", type=int, default=0, help="tr: add DPO from this step (reference = EMA then)")
     ap.add_argument("--beta", type=float, default=0.2)
     ap.add_argument("--rq", default="hit", choices=["hit", "plain"])
+    ap.add_argument("--warm", type=int, default=300,
+                    help="tok: steps with continuous latents (no quantizer) before VQ starts")
+    ap.add_argument("--bypass", type=float, default=0.5, help="tok: share of samples decoded from continuous latents")
+    ap.add_argument("--commit", type=float, default=0.05, help="tok: commitment weight")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-minutes", type=float, default=0)
     a = ap.parse_args()
@@ -179,14 +183,30 @@ def main():
         tg, bbs = segs(b)
         rec = dict(step=step + 1, lr=lr)
         if a.stage == "tok":
-            ids, fhats, vq = tp.quantize(tp.latents(tg, bbs), want_loss=True)
+            if step == a.warm:  # the codebook starts on the residuals it will quantize
+                with torch.no_grad():
+                    res = []
+                    tp.quantize(tp.latents(tg, bbs), residuals=res)
+                    restart_dead_codes(tp, use.zero_(), torch.cat(res))
+            Zs = tp.latents(tg, bbs)
+            res = []
+            ids, fhats, vq = tp.quantize(Zs, want_loss=True, residuals=res, commit=a.commit)
+            q = torch.rand(a.batch) < (0.0 if step < a.warm else 1 - a.bypass)
+            if step < a.warm:  # continuous latents first: the decoder learns to read them
+                vq = vq * 0
+            # samples not in q see their continuous latents (v1's bypass): the encoder stays informative
+            m = q.float().view(-1, 1, 1, 1)
+            Zn = Zs if cfg.rq == "hit" else Zs * cfg.nseg
+            fhats = [m * f + (1 - m) * z for f, z in zip(fhats, Zn)]
             outs = tp.decode(b["feat"], fhats, bbs)
             rec_l = [F.l1_loss(o, t) for o, t in zip(outs, tg)]
             loss = sum(rec_l) + vq
             for i in ids:
                 use += torch.bincount(i.flatten(), minlength=cfg.vocab).float()
-            rec.update(vq=float(vq), gain4=psnr(outs[2], tg[2]) - psnr(bbs[2], tg[2]),
-                       gain2=psnr(outs[1], tg[1]) - psnr(bbs[1], tg[1]))
+            sel = q if q.any() else ~q
+            rec.update(vq=float(vq), quantized=int(q.sum()),
+                       gain4=psnr(outs[2][sel], tg[2][sel]) - psnr(bbs[2][sel], tg[2][sel]),
+                       gain2=psnr(outs[1][sel], tg[1][sel]) - psnr(bbs[1][sel], tg[1][sel]))
         elif a.stage == "tr":
             with torch.no_grad():
                 ids = tp.quantize(tp.latents(tg, bbs))[0]
@@ -224,9 +244,9 @@ def main():
         opt.step()
         step += 1
         ema.update(train_mod, min(a.ema, (1 + step) / (10 + step)))
-        if a.stage == "tok" and step % 100 == 0:
-            restart_dead_codes(tp, use, b, tg, bbs)
+        if a.stage == "tok" and step >= a.warm and (step - a.warm) % (20 if step < a.warm + 300 else 100) == 0:
             rec["dead"] = int((use == 0).sum())
+            restart_dead_codes(tp, use, torch.cat(res))
             use.zero_()
         rec.update(loss=float(loss), sps=round((step - step0) / (time.time() - t0), 3))
         if step % 20 == 0:
@@ -249,14 +269,12 @@ def main():
 
 
 @torch.no_grad()
-def restart_dead_codes(tp, use, b, tg, bbs):
-    """Codes unused over the last 100 steps restart at residuals of this batch (first scale of each segment)."""
+def restart_dead_codes(tp, use, res):
+    """Codes unused since the last check restart at residual vectors of this batch (all scales)."""
     dead = (use == 0).nonzero().flatten()
     if len(dead) == 0:
         return
-    Zs = tp.latents(tg, bbs)
-    v = torch.cat([z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]) for z in Zs])
-    pick = v[torch.randint(0, len(v), (len(dead),))]
+    pick = res[torch.randint(0, len(res), (len(dead),))]
     tp.quant.embedding[dead] = pick + 0.01 * torch.randn_like(pick)
 
 

@@ -9,6 +9,7 @@ token ids per scale → f̂ per segment (quant.*, as v1) → per segment n (scal
   out_n = backbone_n + pixel_shuffle(dec.out.n(h), s)   1×1 conv D → 3s²
 The residual encoder (enc.*) tokenizes (HR_n, backbone_n) in training only.
 """
+import math
 from typing import List
 
 import torch
@@ -21,20 +22,22 @@ from .tokenizer import Quant
 
 
 class ResidualEncoder(nn.Module):
-    """(HR_n, backbone_n) images [B,6,S,S] → latents [B,z,S/f,S/f]; stride-2 convs (training only)."""
+    """(HR_n, backbone_n) images [B,6,S,S] → latents [B,z,S/f,S/f] (training only): pixel_unshuffle(4),
+    a 3×3 conv to enc_ch[-1], a stride-2 3×3 conv per remaining factor of 2, a residual 3×3, 1×1 → z."""
 
     def __init__(self, cfg: Config):
         super().__init__()
-        ch = cfg.enc_ch
-        self.conv_in = nn.Conv2d(6, ch[0], 3, padding=1)
-        self.down = nn.ModuleList([nn.Conv2d(ch[l], ch[min(l + 1, len(ch) - 1)], 3, stride=2, padding=1)
-                                   for l in range(len(ch))])
-        self.mid = nn.Conv2d(ch[-1], ch[-1], 3, padding=1)
-        self.conv_out = nn.Conv2d(ch[-1], cfg.z, 1)
+        c = cfg.enc_ch[-1]
+        self.conv_in = nn.Conv2d(6 * 16, c, 3, padding=1)
+        self.down = nn.ModuleList([nn.Conv2d(c, c, 3, stride=2, padding=1)
+                                   for _ in range(int(math.log2(cfg.f)) - 2)])
+        self.mid = nn.Conv2d(c, c, 3, padding=1)
+        self.conv_out = nn.Conv2d(c, cfg.z, 1)
 
     def forward(self, hr, bb):
         # the residual carries the information; ×8 brings its scale near the images'
-        h = self.conv_in(torch.cat([hr * 2 - 1, (hr - bb) * 8], 1))
+        x = torch.cat([hr * 2 - 1, (hr - bb) * 8], 1)
+        h = self.conv_in(F.pixel_unshuffle(x, 4))
         for d in self.down:
             h = d(F.silu(h))
         h = h + self.mid(F.silu(h))
@@ -103,19 +106,23 @@ class TokPath(nn.Module):
             return [self.enc(hrs[-1], bbs[-1])]
         return [self.enc(h, b) for h, b in zip(hrs, bbs)]
 
-    def quantize(self, Zs, want_loss=False):
-        """Residual quantization: (ids per scale, f̂ per segment (straight-through), vq loss)."""
+    def quantize(self, Zs, want_loss=False, residuals=None, commit=0.25):
+        """Residual quantization: (ids per scale, f̂ per segment (straight-through), vq loss); residuals:
+        a list that collects each scale's residual vectors [N, z]."""
         cfg = self.cfg
         fhat = self.fhat0(Zs[0].shape[0], Zs[0].device)
         ids, fhats, loss = [], [], Zs[0].new_zeros(())
         for k, p in enumerate(cfg.scales):
             Z = Zs[0] if cfg.rq == "plain" else Zs[cfg.seg_of[k]]
             fhat = self.carry(fhat, k)
-            idx = self.quant.nearest(area_down(Z.detach() - fhat.detach(), p))
+            r = area_down(Z.detach() - fhat.detach(), p)
+            idx = self.quant.nearest(r)
             ids.append(idx)
+            if residuals is not None:
+                residuals.append(r.permute(0, 2, 3, 1).reshape(-1, r.shape[1]))
             fhat = self.add(fhat, k, idx)
             if want_loss:
-                loss = loss + 0.25 * F.mse_loss(fhat.detach(), Z) + F.mse_loss(fhat, Z.detach())
+                loss = loss + commit * F.mse_loss(fhat.detach(), Z) + F.mse_loss(fhat, Z.detach())
             if self.last_of_seg(k):
                 fhats.append(Z + (fhat - Z).detach() if want_loss else fhat)
         return ids, fhats, loss / cfg.K
