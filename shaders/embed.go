@@ -4,7 +4,8 @@
 // Conventions: storage buffers at set 0, bindings 0..n-1 in the order listed; push constants
 // are 32-bit words (uvec4 members first: std430 aligns them to 16 bytes); specialization
 // constant 0 is the workgroup width (local_size_x_id = 0, see common.glsl); large 1-D grids
-// fold into y. F16 tensors are packed halves and U8 tensors packed bytes in uint words:
+// fold into y. ml/vulkan/kernels.go declares each kernel's push constants and specialization
+// as Go structs, checked against these modules by its tests. F16 tensors are packed halves and U8 tensors packed bytes in uint words:
 // kernels read them by shifting, and kernels writing them own whole words.
 //
 //	kernel          bindings                   spec 1     notes
@@ -32,6 +33,8 @@ package shaders
 import (
 	"embed"
 	"fmt"
+	"io/fs"
+	"strings"
 )
 
 //go:embed *.spv
@@ -44,4 +47,13 @@ func SPIRV(name string) ([]byte, error) {
 		return nil, fmt.Errorf("shaders: no kernel %q", name)
 	}
 	return b, nil
+}
+
+// Names lists every compiled kernel.
+func Names() []string {
+	paths, _ := fs.Glob(files, "*.spv")
+	for i, p := range paths {
+		paths[i] = strings.TrimSuffix(p, ".spv")
+	}
+	return paths
 }

@@ -11,8 +11,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -38,9 +36,11 @@ type Backend struct {
 
 type pipeKey struct {
 	name string
-	spec [2]uint32
-	n    int
+	spec [maxSpec]uint32 // the workgroup width, then the kernel's constants
 }
+
+// maxSpec bounds a kernel's specialisation constants, the workgroup width included.
+const maxSpec = 4
 
 // storage is a tensor's device memory.
 type storage struct {
@@ -245,9 +245,13 @@ func (b *Backend) Execute(nodes []*ml.Node) (err error) {
 	return seq.Submit()
 }
 
-// pipeline returns the cached pipeline of a kernel; spec[0] is always the workgroup width.
-func (b *Backend) pipeline(name string, nbuf int, spec ...uint32) (*vk.Pipeline, error) {
-	k := pipeKey{name: name, n: len(spec)}
+// pipeline returns the cached pipeline of a kernel with nbuf bindings, pushSize bytes of push
+// constants and the specialisation spec (the workgroup width first).
+func (b *Backend) pipeline(name string, nbuf, pushSize int, spec []uint32) (*vk.Pipeline, error) {
+	if len(spec) > maxSpec {
+		return nil, fmt.Errorf("%s: %d specialisation constants, at most %d", name, len(spec), maxSpec)
+	}
+	k := pipeKey{name: name}
 	copy(k.spec[:], spec)
 	if p := b.pipes[k]; p != nil {
 		return p, nil
@@ -256,7 +260,7 @@ func (b *Backend) pipeline(name string, nbuf int, spec ...uint32) (*vk.Pipeline,
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.dev.Pipeline(name, code, nbuf, 128, spec)
+	p, err := b.dev.Pipeline(name, code, nbuf, pushSize, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -304,14 +308,18 @@ func (r *rec) alloc(bytes int64) (*vk.Buffer, error) {
 	return buf, nil
 }
 
-// dispatch records kernel name with spec constants (after the workgroup width), bindings,
-// push constants (uint32 or float32 values) and a workgroup grid.
-func (r *rec) dispatch(name string, spec []uint32, args []arg, push []any, groups [3]uint32) error {
+// dispatch records kernel k with its specialisation, bindings, push constants and a
+// workgroup grid.
+func dispatch[P, S any](r *rec, k kernel[P, S], spec S, args []arg, push P, groups [3]uint32) error {
 	lx := r.b.lx
-	if strings.Contains(name, "_cpu") {
+	if k.variant == cpuDriver {
+		if r.b.sg == 0 {
+			return fmt.Errorf("%s: a CPU-driver kernel on a device without its subgroups", k.name)
+		}
 		lx = r.b.sg // one workgroup is one subgroup
 	}
-	p, err := r.b.pipeline(name, len(args), append([]uint32{lx}, spec...)...)
+	pc := bytesOf(&push)
+	p, err := r.b.pipeline(k.name, len(args), len(pc), append([]uint32{lx}, specWords(&spec)...))
 	if err != nil {
 		return err
 	}
@@ -322,31 +330,6 @@ func (r *rec) dispatch(name string, spec []uint32, args []arg, push []any, group
 		if a.buf == nil {
 			bufs[i] = r.b.dummy
 		}
-	}
-	pc := make([]byte, 0, 4*len(push))
-	for _, v := range push {
-		var u uint32
-		switch x := v.(type) {
-		case uint32:
-			u = x
-		case int:
-			if x < 0 || x > math.MaxUint32 {
-				return fmt.Errorf("push constant %d out of range", x)
-			}
-			u = uint32(x)
-		case float32:
-			u = math.Float32bits(x)
-		case bool:
-			if x {
-				u = 1
-			}
-		default:
-			return fmt.Errorf("push constant of type %T", v)
-		}
-		pc = binary.LittleEndian.AppendUint32(pc, u)
-	}
-	if len(pc) > 128 {
-		return fmt.Errorf("%s: %d bytes of push constants", name, len(pc))
 	}
 	return r.seq.Dispatch(p, bufs, writes, pc, groups)
 }
@@ -366,11 +349,11 @@ func (r *rec) grid1(n int, z int) ([3]uint32, error) {
 	return [3]uint32{uint32(x), uint32(y), uint32(z)}, nil
 }
 
-// run1 dispatches n invocations in one dimension.
-func (r *rec) run1(name string, spec []uint32, args []arg, push []any, n int) error {
+// run1 dispatches n invocations of k in one dimension.
+func run1[P, S any](r *rec, k kernel[P, S], spec S, args []arg, push P, n int) error {
 	g, err := r.grid1(n, 1)
 	if err != nil {
 		return err
 	}
-	return r.dispatch(name, spec, args, push, g)
+	return dispatch(r, k, spec, args, push, g)
 }

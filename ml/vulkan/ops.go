@@ -93,6 +93,9 @@ func bits(b bool) uint32 {
 	return 0
 }
 
+// uvec4 is a shape, stride or start as a uvec4 push constant.
+func uvec4(v [4]int) [4]uint32 { return [4]uint32{u32(v[0]), u32(v[1]), u32(v[2]), u32(v[3])} }
+
 // ---- GEMM ----
 
 // gemm is C[z] = A[z]·B[z] (+bias) with element strides (see shaders/mm.comp).
@@ -109,15 +112,22 @@ func (r *rec) gemm(g gemm) error {
 	if g.M == 0 || g.N == 0 || g.batch == 0 {
 		return nil
 	}
-	flags := bits(g.bias.buf != nil) | bits(g.rowBias)<<3
-	push := func(g gemm) []any {
-		return []any{g.M, g.N, g.K, g.sAi, g.sAk, g.sBk, g.sBj, g.ldc, g.offA, g.offB, g.offC, g.sAb, g.sBb, g.sCb, flags}
+	var flags uint32
+	if g.bias.buf != nil {
+		flags |= mmBias
+	}
+	if g.rowBias {
+		flags |= mmRowBias
+	}
+	push := func(g gemm) mmPush {
+		return mmPush{M: u32(g.M), N: u32(g.N), K: u32(g.K), sAi: u32(g.sAi), sAk: u32(g.sAk), sBk: u32(g.sBk),
+			sBj: u32(g.sBj), ldc: u32(g.ldc), offA: u32(g.offA), offB: u32(g.offB), offC: u32(g.offC),
+			sAb: u32(g.sAb), sBb: u32(g.sBb), sCb: u32(g.sCb), flags: flags}
 	}
 	al := func(v, m int) bool { return v%m == 0 }
 	bat := func(s, m int) bool { return g.batch == 1 || s%m == 0 }
 	if sg := int(r.b.sg); sg > 0 && g.sAk == 1 && al(g.sAi, 4) && al(g.offA, 4) && bat(g.sAb, 4) {
-		tb := -1
-		bw := 0
+		tb, bw := 0, 0
 		for _, w := range []int{8, 4} {
 			if !al(g.offB, w) || !bat(g.sBb, w) {
 				continue
@@ -134,10 +144,10 @@ func (r *rec) gemm(g gemm) error {
 		lim := r.b.info.MaxWorkgroupCount
 		gx, gy := ceilDiv(g.N, sg*16), ceilDiv(g.M, 32)
 		if bw > 0 && gx <= int(lim[0]) && gy <= int(lim[1]) && g.batch <= int(lim[2]) {
-			name := fmt.Sprintf("mm_cpu_t%d_h%d_w%d", tb, bits(g.bHalf), bw)
+			k := mmCPUKernels[tb][bits(g.bHalf)][bw/8]
 			groups := [3]uint32{uint32(gx), uint32(gy), uint32(g.batch)}
 			if al(g.ldc, 4) && al(g.offC, 4) && bat(g.sCb, 4) {
-				return r.dispatch(name, nil, []arg{g.a, g.b, g.bias, g.c}, push(g), groups)
+				return dispatch(r, k, noSpec{}, []arg{g.a, g.b, g.bias, g.c}, push(g), groups)
 			}
 			// C rows not 4-aligned: compute into padded scratch, then copy.
 			h := g
@@ -148,7 +158,7 @@ func (r *rec) gemm(g gemm) error {
 				return err
 			}
 			h.c = arg{buf: buf, write: true}
-			if err := r.dispatch(name, nil, []arg{h.a, h.b, h.bias, h.c}, push(h), groups); err != nil {
+			if err := dispatch(r, k, noSpec{}, []arg{h.a, h.b, h.bias, h.c}, push(h), groups); err != nil {
 				return err
 			}
 			dims, at := g.cDims, g.cAt
@@ -163,7 +173,7 @@ func (r *rec) gemm(g gemm) error {
 	if err != nil {
 		return err
 	}
-	return r.dispatch("mm", []uint32{bits(g.bHalf)}, []arg{g.a, g.b, g.bias, g.c}, push(g), grid)
+	return dispatch(r, mmKernel, mmSpec{BF16: bits(g.bHalf)}, []arg{g.a, g.b, g.bias, g.c}, push(g), grid)
 }
 
 func (r *rec) matmul(n *ml.Node) error {
@@ -216,7 +226,8 @@ func (r *rec) packRows(src arg, half bool, rows, K, Kp int) (arg, error) {
 		return arg{}, err
 	}
 	dst := arg{buf: buf, write: true}
-	err = r.run1("pack_rows", []uint32{bits(half)}, []arg{src, dst}, []any{rows * Kp, K, Kp}, rows*Kp)
+	err = run1(r, packRowsKernel, f16Spec{F16: bits(half)}, []arg{src, dst},
+		packRowsPush{n: u32(rows * Kp), K: u32(K), Kp: u32(Kp)}, rows*Kp)
 	return arg{buf: buf}, err
 }
 
@@ -256,8 +267,12 @@ func (r *rec) conv(n *ml.Node) error {
 		lim := r.b.info.MaxWorkgroupCount
 		gx, gy := ceilDiv(H*ceilDiv(W, 16), int(sg)), ceilDiv(O, 32)
 		if gx <= int(lim[0]) && gy <= int(lim[1]) && N <= int(lim[2]) {
-			return r.dispatch("conv3_cpu", nil, []arg{as[0], wp, as[2], as[3]},
-				[]any{C, H, W, O, bits(bias != nil)}, [3]uint32{uint32(gx), uint32(gy), uint32(N)})
+			var flags uint32
+			if bias != nil {
+				flags = conv3Bias
+			}
+			return dispatch(r, conv3CPUKernel, noSpec{}, []arg{as[0], wp, as[2], as[3]},
+				conv3Push{C: u32(C), H: u32(H), W: u32(W), O: u32(O), flags: flags}, [3]uint32{uint32(gx), uint32(gy), uint32(N)})
 		}
 	}
 	// im2col + GEMM, in chunks of whole images or pixel bands.
@@ -283,8 +298,10 @@ func (r *rec) conv(n *ml.Node) error {
 		for p0 := 0; p0 < P; p0 += band {
 			pc := min(band, P-p0)
 			cnt := imgs * Kp * ldq
-			if err := r.run1("im2col", nil, []arg{as[0], {buf: col, write: true}},
-				[]any{cnt, C, H, W, KH, KW, stride, pad, OW, K, Kp, ldq, pc, p0, n0, P}, cnt); err != nil {
+			if err := run1(r, im2colKernel, noSpec{}, []arg{as[0], {buf: col, write: true}},
+				im2colPush{n: u32(cnt), C: u32(C), H: u32(H), W: u32(W), KH: u32(KH), KW: u32(KW), stride: u32(stride),
+					pad: u32(pad), OW: u32(OW), K: u32(K), Kp: u32(Kp), ldq: u32(ldq), Pc: u32(pc), p0: u32(p0), n0: u32(n0), P: u32(P)},
+				cnt); err != nil {
 				return err
 			}
 			if err := r.gemm(gemm{M: O, N: pc, K: Kp, sAi: Kp, sAk: 1, sBk: ldq, sBj: 1, ldc: P,
@@ -312,8 +329,15 @@ func (r *rec) norm(n *ml.Node) error {
 		groups, plane, ch = s[0]*n.P.Groups, s[2]*s[3], s[1]
 		size = ch / n.P.Groups * plane
 	}
-	flags := bits(gamma != nil) | bits(beta != nil)<<1
-	return r.run1("norm", nil, as, []any{groups, size, plane, ch, n.P.Eps, flags}, groups)
+	var flags uint32
+	if gamma != nil {
+		flags |= normGamma
+	}
+	if beta != nil {
+		flags |= normBeta
+	}
+	return run1(r, normKernel, noSpec{}, as,
+		normPush{groups: u32(groups), size: u32(size), plane: u32(plane), channels: u32(ch), eps: n.P.Eps, flags: flags}, groups)
 }
 
 func (r *rec) unary(n *ml.Node) error {
@@ -321,14 +345,21 @@ func (r *rec) unary(n *ml.Node) error {
 	if err != nil {
 		return err
 	}
-	op := uint32(n.P.Unary) // shaders/unary.comp's OP: the ml.Unary values, then scale
-	if n.Op == ml.OpScale {
-		op = uint32(ml.ReLU) + 1
-	} else if n.P.Unary > ml.ReLU {
+	var op uint32
+	switch {
+	case n.Op == ml.OpScale:
+		op = unaryScale
+	case n.P.Unary == ml.GELU:
+		op = unaryGELU
+	case n.P.Unary == ml.SiLU:
+		op = unarySiLU
+	case n.P.Unary == ml.ReLU:
+		op = unaryReLU
+	default:
 		return fmt.Errorf("unknown unary %d", n.P.Unary)
 	}
 	cnt := n.Out.Len()
-	return r.run1("unary", []uint32{op}, as, []any{cnt, n.P.Scale}, ceilDiv(cnt, 4))
+	return run1(r, unaryKernel, unarySpec{OP: op}, as, unaryPush{n: u32(cnt), scale: n.P.Scale}, ceilDiv(cnt, 4))
 }
 
 func (r *rec) softmax(n *ml.Node) error {
@@ -338,7 +369,8 @@ func (r *rec) softmax(n *ml.Node) error {
 	}
 	c := n.In[0].Dim(-1)
 	rows := n.Out.Len() / c
-	return r.run1("softmax", nil, []arg{as[0], as[1], {}}, []any{rows, c, c, 1, 0, float32(1)}, rows)
+	return run1(r, softmaxKernel, noSpec{}, []arg{as[0], as[1], {}},
+		softmaxPush{rows: u32(rows), cols: u32(c), valid: u32(c), tq: 1, scale: 1}, rows)
 }
 
 func (r *rec) binary(n *ml.Node) error {
@@ -358,18 +390,22 @@ func (r *rec) binary(n *ml.Node) error {
 		}
 		return st
 	}
-	sa, sb := bstr(a), bstr(b)
-	op := map[ml.Op]uint32{ml.OpAdd: 0, ml.OpSub: 1, ml.OpMul: 2}[n.Op]
+	var op uint32
+	switch n.Op {
+	case ml.OpAdd:
+		op = binaryAdd
+	case ml.OpSub:
+		op = binarySub
+	case ml.OpMul:
+		op = binaryMul
+	}
 	cnt, vec := n.Out.Len(), shape[3]%4 == 0
 	inv := cnt
 	if vec {
 		inv = cnt / 4
 	}
-	var push []any // uvec4s first: std430 aligns them to 16 bytes
-	for _, v := range [][4]int{shape, sa, sb} {
-		push = append(push, v[0], v[1], v[2], v[3])
-	}
-	return r.run1("binary", []uint32{op}, as, append(push, cnt, vec), inv)
+	push := binaryPush{shape: uvec4(shape), as: uvec4(bstr(a)), bs: uvec4(bstr(b)), n: u32(cnt), vec: bits(vec)}
+	return run1(r, binaryKernel, binarySpec{OP: op}, as, push, inv)
 }
 
 // attention: S = q·kᵀ (GEMM), masked scaled softmax in place, out = S·v (GEMM).
@@ -391,8 +427,9 @@ func (r *rec) attention(n *ml.Node) error {
 		sAb: tq * d, sBb: tk * d, sCb: tq * ld, batch: bh, a: as[0], b: as[1], c: S}); err != nil {
 		return err
 	}
-	if err := r.run1("softmax", nil, []arg{{buf: sbuf}, S, as[3]},
-		[]any{bh * tq, ld, kv, tq, lim != nil, n.P.Scale}, bh*tq); err != nil {
+	if err := run1(r, softmaxKernel, noSpec{}, []arg{{buf: sbuf}, S, as[3]},
+		softmaxPush{rows: u32(bh * tq), cols: u32(ld), valid: u32(kv), tq: u32(tq), hasLimits: bits(lim != nil), scale: n.P.Scale},
+		bh*tq); err != nil {
 		return err
 	}
 	return r.gemm(gemm{M: tq, N: d, K: kv, sAi: ld, sAk: 1, sBk: d, sBj: 1, ldc: d,
@@ -410,13 +447,14 @@ func (r *rec) resize(n *ml.Node) error {
 	H, W, OH, OW := xs[2], xs[3], os[2], os[3]
 	cnt := n.Out.Len()
 	if n.Op == ml.OpAreaDown {
-		return r.run1("area_down", nil, as, []any{cnt, H, W, OH, OW}, cnt)
+		return run1(r, areaDownKernel, noSpec{}, as, areaDownPush{n: u32(cnt), H: u32(H), W: u32(W), OH: u32(OH), OW: u32(OW)}, cnt)
 	}
 	if n.P.Mode > ml.Bicubic {
 		return fmt.Errorf("unknown interpolation mode %d", n.P.Mode)
 	}
 	sy, sx := float32(H)/float32(OH), float32(W)/float32(OW)
-	return r.run1("upsample", []uint32{uint32(n.P.Mode)}, as, []any{cnt, H, W, OH, OW, sy, sx}, cnt)
+	return run1(r, upsampleKernel, upsampleSpec{MODE: uint32(n.P.Mode)}, as,
+		upsamplePush{n: u32(cnt), H: u32(H), W: u32(W), OH: u32(OH), OW: u32(OW), sy: sy, sx: sx}, cnt)
 }
 
 func (r *rec) nearestCode(n *ml.Node) error {
@@ -426,7 +464,8 @@ func (r *rec) nearestCode(n *ml.Node) error {
 		return err
 	}
 	m := x.Dim(0)
-	return r.run1("nearest_code", []uint32{bits(cb.DType() == ml.F16)}, as, []any{m, x.Dim(1), cb.Dim(0)}, m)
+	return run1(r, nearestCodeKernel, f16Spec{F16: bits(cb.DType() == ml.F16)}, as,
+		nearestCodePush{m: u32(m), c: u32(x.Dim(1)), v: u32(cb.Dim(0))}, m)
 }
 
 func (r *rec) gather(n *ml.Node) error {
@@ -436,7 +475,8 @@ func (r *rec) gather(n *ml.Node) error {
 		return err
 	}
 	cnt := n.Out.Len()
-	return r.run1("gather", []uint32{bits(t.DType() == ml.F16)}, as, []any{cnt, t.Dim(1), t.Dim(0)}, cnt)
+	return run1(r, gatherKernel, f16Spec{F16: bits(t.DType() == ml.F16)}, as,
+		gatherPush{n: u32(cnt), c: u32(t.Dim(1)), v: u32(t.Dim(0))}, cnt)
 }
 
 func (r *rec) argmax(n *ml.Node) error {
@@ -446,7 +486,7 @@ func (r *rec) argmax(n *ml.Node) error {
 	}
 	c := n.In[0].Dim(-1)
 	rows := n.In[0].Len() / c
-	return r.run1("argmax", nil, as, []any{rows, c}, rows)
+	return run1(r, argmaxKernel, noSpec{}, as, argmaxPush{rows: u32(rows), cols: u32(c)}, rows)
 }
 
 func (r *rec) pixelShuffle(n *ml.Node) error {
@@ -456,7 +496,8 @@ func (r *rec) pixelShuffle(n *ml.Node) error {
 	}
 	os := n.Out.Shape()
 	cnt := n.Out.Len()
-	return r.run1("pixel_shuffle", nil, as, []any{cnt, os[1], os[2], os[3], n.P.R}, cnt)
+	return run1(r, pixelShuffleKernel, noSpec{}, as,
+		pixelShufflePush{n: u32(cnt), C: u32(os[1]), OH: u32(os[2]), OW: u32(os[3]), r: u32(n.P.R)}, cnt)
 }
 
 // ---- layout ----
@@ -480,11 +521,9 @@ func (r *rec) copyRegion(src, dst arg, es int, shape, dshape, dstart, sstride [4
 		epw := 4 / es
 		cnt, wbase = hi/epw-lo/epw+1, lo/epw
 	}
-	var push []any // uvec4s first: std430 aligns them to 16 bytes
-	for _, v := range [][4]int{shape, dshape, dstart, sstride} {
-		push = append(push, v[0], v[1], v[2], v[3])
-	}
-	return r.run1("copy", []uint32{uint32(es)}, []arg{src, dst}, append(push, cnt, wbase, soff), cnt)
+	push := copyPush{shape: uvec4(shape), dshape: uvec4(dshape), dstart: uvec4(dstart), sstride: uvec4(sstride),
+		n: u32(cnt), wbase: u32(wbase), soff: u32(soff)}
+	return run1(r, copyKernel, copySpec{ES: u32(es)}, []arg{src, dst}, push, cnt)
 }
 
 func (r *rec) layout(n *ml.Node) error {
@@ -546,9 +585,9 @@ func (r *rec) cast(n *ml.Node) error {
 		s := [4]int{1, 1, 1, cnt}
 		return r.copyRegion(as[0], as[1], esize(to), s, s, [4]int{}, [4]int{0, 0, 0, 1}, 0)
 	case from == ml.F32 && to == ml.F16:
-		return r.run1("cast", []uint32{1}, as, []any{cnt}, ceilDiv(cnt, 2))
+		return run1(r, castKernel, castSpec{TOH: 1}, as, castPush{n: u32(cnt)}, ceilDiv(cnt, 2))
 	case from == ml.F16 && to == ml.F32:
-		return r.run1("cast", []uint32{0}, as, []any{cnt}, cnt)
+		return run1(r, castKernel, castSpec{TOH: 0}, as, castPush{n: u32(cnt)}, cnt)
 	}
 	return fmt.Errorf("cast %s to %s is not supported", from, to)
 }
@@ -564,12 +603,12 @@ func (r *rec) yuv(n *ml.Node) error {
 	if n.P.Color.FullRange {
 		yOff, yScale, cScale = 0, 255, 255
 	}
-	coef := []any{float32(kr), float32(kb), yOff, yScale, cScale}
+	coef := colorCoef{kr: float32(kr), kb: float32(kb), yOff: yOff, yScale: yScale, cScale: cScale}
 	if n.Op == ml.OpYUVToRGB {
 		w, h := n.P.W, n.P.H
-		return r.run1("yuv2rgb", nil, as, append([]any{w, h}, coef...), w*h)
+		return run1(r, yuv2rgbKernel, noSpec{}, as, yuv2rgbPush{w: u32(w), h: u32(h), colorCoef: coef}, w*h)
 	}
 	s := n.In[0].Shape()
 	words := ceilDiv(n.Out.Len(), 4)
-	return r.run1("rgb2yuv", nil, as, append([]any{s[3], s[2], words}, coef...), words)
+	return run1(r, rgb2yuvKernel, noSpec{}, as, rgb2yuvPush{w: u32(s[3]), h: u32(s[2]), words: u32(words), colorCoef: coef}, words)
 }
