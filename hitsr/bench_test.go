@@ -101,6 +101,64 @@ func BenchmarkBatch(b *testing.B) {
 	})
 }
 
+// BenchmarkV2Cost: a model v2 file (HITSR_V2_MODEL) on a 320×180 frame (HITSR_BENCH_SIZE=WxH
+// overrides) per backend in HITSR_BENCH_DEVICES (default cpu): counted kFLOP per ×4 output pixel and
+// wall time per frame of full mode for ×1+×2+×4, ×2+×4 and ×2 only (the HIT early exit), and of
+// fidelity mode; then the ×2-only share of ×2+×4 (issue 10: ≤ 45 %, FLOPs and wall time).
+func BenchmarkV2Cost(b *testing.B) {
+	path := os.Getenv("HITSR_V2_MODEL")
+	if path == "" {
+		b.Skip("HITSR_V2_MODEL (a model v2 file) not set")
+	}
+	w, h := 320, 180
+	if s := os.Getenv("HITSR_BENCH_SIZE"); s != "" {
+		fmt.Sscanf(s, "%dx%d", &w, &h)
+	}
+	img := smooth(w, h)
+	specs := []string{"cpu"}
+	if s := os.Getenv("HITSR_BENCH_DEVICES"); s != "" {
+		specs = strings.Split(s, ",")
+	}
+	for _, spec := range specs {
+		m, err := Load(path, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !m.Config().V2() || !m.Has(Full) {
+			b.Fatalf("%s is not a model v2 file with a token path", path)
+		}
+		type cost struct{ kflop, ms float64 }
+		costs := map[string]cost{}
+		run := func(mode Mode, scales ...int) {
+			m.Mode = mode
+			name := fmt.Sprintf("%s/%s/x%v", spec, mode, scales)
+			b.Run(name, func(b *testing.B) {
+				f0 := m.Flops()
+				for b.Loop() {
+					if _, err := m.Upscale(img, scales...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c := cost{(m.Flops() - f0) / float64(b.N) / float64(16*w*h) / 1e3, b.Elapsed().Seconds() * 1e3 / float64(b.N)}
+				costs[name] = c
+				b.ReportMetric(c.kflop, "kFLOP/x4px")
+				b.ReportMetric(c.ms, "ms/frame")
+			})
+		}
+		run(Full, 1, 2, 4)
+		run(Full, 2, 4)
+		run(Full, 2)
+		run(Fidelity, 1, 2, 4)
+		both, ok2 := costs[fmt.Sprintf("%s/full/x[2 4]", spec)]
+		x2, ok1 := costs[fmt.Sprintf("%s/full/x[2]", spec)]
+		if ok1 && ok2 { // printed: a parent benchmark's log shows only with -v
+			fmt.Printf("%s %dx%d: ×2-only / ×2+×4 = %.1f %% of FLOPs, %.1f %% of wall time\n", spec, w, h,
+				100*x2.kflop/both.kflop, 100*x2.ms/both.ms)
+		}
+		m.Close()
+	}
+}
+
 // BenchmarkOpenBLAS is the same-run baseline for the model's GFLOP/s: sgemm 1024³ on all cores.
 func BenchmarkOpenBLAS(b *testing.B) {
 	const n = 1024

@@ -158,8 +158,15 @@ func (c Case) Check(t testing.TB, ctx *ml.Context, x *ml.Tensor, name string, m 
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	if len(got)%len(h.F) != 0 || fmt.Sprint(x.Shape()[1:]) != fmt.Sprint(h.Shape[1:]) {
-		t.Fatalf("%s: shape %v, golden %v", name, x.Shape(), h.Shape)
+	c.CheckFloats(t, got, x.Shape(), name, m)
+}
+
+// CheckFloats is Check for host values got of the given shape (B copies of golden tensor name).
+func (c Case) CheckFloats(t testing.TB, got []float32, shape []int, name string, m Metric) {
+	t.Helper()
+	h := c.Get(t, name)
+	if len(got)%len(h.F) != 0 || fmt.Sprint(shape[1:]) != fmt.Sprint(h.Shape[1:]) {
+		t.Fatalf("%s: shape %v, golden %v", name, shape, h.Shape)
 	}
 	n := len(h.F)
 	for b := 0; b < len(got)/n; b++ {
