@@ -71,9 +71,6 @@ func opt(n *ml.Node, i int) *ml.Tensor {
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func roundUp(a, b int) int { return ceilDiv(a, b) * b }
 
-// esize is an element's size in device memory.
-func esize(d ml.DType) int { return d.Size() }
-
 // pad4 left-pads a shape of rank ≤ 4 with ones.
 func pad4(s []int) [4]int {
 	p := [4]int{1, 1, 1, 1}
@@ -534,7 +531,7 @@ func (r *rec) layout(n *ml.Node) error {
 	os := n.Out.Shape()
 	off := 4 - len(os)
 	dshape := pad4(os)
-	es := esize(n.Out.DType())
+	es := n.Out.DType().Size()
 	dim := n.P.Dim + off
 	for i, t := range n.In {
 		src, err := in(t)
@@ -583,7 +580,7 @@ func (r *rec) cast(n *ml.Node) error {
 	switch {
 	case from == to:
 		s := [4]int{1, 1, 1, cnt}
-		return r.copyRegion(as[0], as[1], esize(to), s, s, [4]int{}, [4]int{0, 0, 0, 1}, 0)
+		return r.copyRegion(as[0], as[1], to.Size(), s, s, [4]int{}, [4]int{0, 0, 0, 1}, 0)
 	case from == ml.F32 && to == ml.F16:
 		return run1(r, castKernel, castSpec{TOH: 1}, as, castPush{n: u32(cnt)}, ceilDiv(cnt, 2))
 	case from == ml.F16 && to == ml.F32:
