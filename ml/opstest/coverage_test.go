@@ -93,12 +93,12 @@ func TestEveryOp(t *testing.T) {
 			}
 			for op := range ml.NumOps {
 				if !seen.ops[op] {
-					t.Errorf("op %v: no sample ran it (add one to opSamples)", op)
+					t.Errorf("op %v: no sample ran it here (one failed above, or opSamples lacks one)", op)
 				}
 			}
 			for u := range ml.NumUnary {
 				if !seen.unary[u] {
-					t.Errorf("activation %d: no sample ran it (add one to opSamples)", u)
+					t.Errorf("activation %d: no sample ran it here (one failed above, or opSamples lacks one)", u)
 				}
 			}
 		})

@@ -40,7 +40,7 @@ func (r *rec) node(n *ml.Node) error {
 	case ml.OpYUVToRGB, ml.OpRGBToYUV:
 		return r.yuv(n)
 	}
-	return fmt.Errorf("op %d is not supported by the vulkan backend", n.Op)
+	return fmt.Errorf("op %v is not supported by the vulkan backend", n.Op)
 }
 
 // args resolves tensors to bindings: inputs read, the last one written.
