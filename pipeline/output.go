@@ -137,6 +137,9 @@ func (w *output) writeHeader(url string) (err error) {
 	}
 	opts := astiav.NewDictionary()
 	defer opts.Free()
+	if w.spec.rend != nil {
+		w.spec.rend.muxerOptions(opts)
+	}
 	if name := w.oc.OutputFormat().Name(); w.file != nil && !w.file.direct() && (strings.Contains(name, "mp4") || name == "mov") {
 		opts.Set("movflags", "+faststart", astiav.NewDictionaryFlags())
 	}
@@ -281,6 +284,9 @@ func encoderOptions(spec Output) map[string]string {
 	}
 	if spec.Preset != "" {
 		opts["preset"] = spec.Preset
+	}
+	if spec.rend != nil {
+		spec.rend.encoderOptions(opts)
 	}
 	return opts
 }
@@ -481,6 +487,10 @@ func (w *output) encodeRGB(rgb *astiav.Frame, pts, dur int64) error {
 	pts = astiav.RescaleQ(pts, w.inTB, w.encTB)
 	w.durs[pts] = max(astiav.RescaleQ(dur, w.inTB, w.encTB), 1)
 	w.yuv.SetPts(pts)
+	w.yuv.SetPictureType(astiav.PictureTypeNone)
+	if w.spec.rend != nil && w.spec.rend.keyframe(pts, w.encTB) {
+		w.yuv.SetPictureType(astiav.PictureTypeI)
+	}
 	if err := w.enc.SendFrame(w.yuv); err != nil {
 		return fmt.Errorf("encoding: %w", err)
 	}
@@ -508,6 +518,9 @@ func (w *output) drain() error {
 		}
 		shiftTs(w.pkt, w.tsOffset)
 		w.pkt.RescaleTs(w.encTB, w.vst.TimeBase())
+		if w.spec.rend != nil {
+			w.spec.rend.written(w.pkt, w.vst.TimeBase())
+		}
 		if err := w.oc.WriteInterleavedFrame(w.pkt); err != nil {
 			return fmt.Errorf("writing: %w", err)
 		}

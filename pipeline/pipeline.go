@@ -43,6 +43,7 @@ type Output struct {
 	Preset  string       // encoder preset ("" = encoder default)
 	PixFmt  string       // pixel format ("" = yuv420p, or the encoder's first when it lacks it)
 	VF      string       // filter chain (FFmpeg syntax) on this output's frames after the model
+	rend    *rendition   // set for a rendition of an HLS ladder
 }
 
 // Options configures a run.
@@ -51,10 +52,11 @@ type Options struct {
 	InputFormat string // demuxer name; "" = probe
 	VF          string // filter chain on the decoded frames (FFmpeg syntax); see ParseChain
 	Outputs     []Output
-	Overwrite   bool // replace existing output files
-	Realtime    bool // drop frames instead of queueing when the model falls behind
-	Queue       int  // frames buffered between stages (default 4)
-	MaxFrames   int  // stop after this many frames (0 = all)
+	Ladders     []Ladder // HLS outputs
+	Overwrite   bool     // replace existing output files
+	Realtime    bool     // drop frames instead of queueing when the model falls behind
+	Queue       int      // frames buffered between stages (default 4)
+	MaxFrames   int      // stop after this many frames (0 = all)
 	Log         *zap.Logger
 	// Progress, if set, is called from the model stage after every frame.
 	Progress func(Stats)
@@ -115,7 +117,8 @@ type Pipeline struct {
 	abort   context.CancelCauseFunc
 	mu      sync.Mutex
 	files   []*File // every output file, as soon as planned (for Abort)
-	chain   *Chain  // Options.VF parsed; nil without one
+	ladders []*ladder
+	chain   *Chain // Options.VF parsed; nil without one
 }
 
 // New prepares a run of o; nothing is opened yet.
@@ -136,8 +139,16 @@ func New(o Options) *Pipeline {
 // and bad output settings are reported here, before any work.
 func (p *Pipeline) Open() error {
 	o := p.o
-	if len(o.Outputs) == 0 {
+	if len(o.Outputs)+len(o.Ladders) == 0 {
 		return errf(KindUsage, "no outputs")
+	}
+	for _, l := range o.Ladders {
+		if o.Segment != nil {
+			return errf(KindUsage, "hls:%s: a scale-out segment run writes files, not an HLS ladder", l.Dir)
+		}
+		if err := CheckLadderDir(l.Dir, o.Overwrite); err != nil {
+			return err
+		}
 	}
 	names := make([]string, len(o.Outputs))
 	for i, out := range o.Outputs {
@@ -184,6 +195,16 @@ func (p *Pipeline) Open() error {
 		}
 		p.outs = append(p.outs, w)
 	}
+	for _, spec := range o.Ladders {
+		l, outs, err := openLadder(p.in, spec, o)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.ladders = append(p.ladders, l)
+		p.mu.Unlock()
+		p.outs = append(p.outs, outs...)
+	}
 	return nil
 }
 
@@ -198,6 +219,9 @@ func (p *Pipeline) Abort() {
 		if f != nil {
 			f.Discard()
 		}
+	}
+	for _, l := range p.ladders {
+		l.discard()
 	}
 }
 
@@ -216,6 +240,9 @@ func (p *Pipeline) Close() {
 			f.Discard()
 		}
 	}
+	for _, l := range p.ladders {
+		l.discard()
+	}
 }
 
 // Run opens and processes a whole input (New, Open, Pipeline.Run, Close).
@@ -233,9 +260,9 @@ func Run(stop context.Context, up Upscaler, o Options) (Stats, error) {
 // ErrInterrupted; frames still queued for the model are dropped.
 func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	o, in, outs := p.o, p.in, p.outs
-	targets := make([]hitsr.Target, len(o.Outputs))
-	for i, out := range o.Outputs {
-		targets[i] = out.Target
+	targets := make([]hitsr.Target, len(outs))
+	for i, w := range outs {
+		targets[i] = w.spec.Target
 	}
 	names := make([]string, len(outs))
 	for i, w := range outs {
@@ -339,6 +366,11 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 			if err := w.file.Commit(); err != nil {
 				return stats, err
 			}
+		}
+	}
+	for _, l := range p.ladders {
+		if err := l.finish(); err != nil {
+			return stats, err
 		}
 	}
 	if stop.Err() != nil {

@@ -79,6 +79,15 @@ var table = []setting{
 		field: func(s *settings) any { return &s.queue }},
 	{name: "frames", arg: "N", def: 0, min: 0, cmds: cmdUpscale, help: "stop after N frames (0: all)",
 		field: func(s *settings) any { return &s.frames }},
+	{name: "ladder", arg: "LIST", def: "1,2,4", cmds: cmdUpscale,
+		help:  `renditions of an hls:DIR output: scales or WxH sizes, each with its own settings if wanted ("1,2#bitrate=2M,1920x1080#crf=20")`,
+		field: func(s *settings) any { return &s.ladder }},
+	{name: "hls-time", arg: "S", def: 2, min: 1, max: 60, cmds: cmdUpscale,
+		help:  "HLS segment length in seconds (a keyframe at every boundary, in every rendition)",
+		field: func(s *settings) any { return &s.hlsTime }},
+	{name: "hls-list-size", arg: "N", def: 0, min: 0, cmds: cmdUpscale,
+		help:  "segments in a live HLS playlist, older ones deleted (0: every segment, a VOD playlist)",
+		field: func(s *settings) any { return &s.hlsListSize }},
 	{name: "yes", short: "y", def: false, cmds: cmdUpscale | cmdPlan | cmdJoin, help: "overwrite existing outputs",
 		field: func(s *settings) any { return &s.overwrite }},
 	{name: "progress", arg: "M", def: "auto", choices: []string{"auto", "always", "never"}, cmds: cmdUpscale,
@@ -139,6 +148,8 @@ type settings struct {
 	scales, csv, chart                string
 	plan, segment                     string
 	segments, segmentSeconds          int
+	ladder                            string
+	hlsTime, hlsListSize              int
 }
 
 func envName(name string) string {
@@ -382,7 +393,7 @@ func configOuts(raw any) ([]outSpec, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s[%d] (%s): %v", outputsKey, i, o.path, err)
 			}
-			o.target = t.target
+			o.path, o.target, o.hls = t.path, t.target, t.hls
 		}
 		outs = append(outs, o)
 	}

@@ -47,6 +47,8 @@ PNG/JPEG image. Each output SPEC (repeat --out or separate with commas) is one o
   2x.mp4              scale from the leading "Nx" of the file name (1.5x_a.mkv works too)
   3:name.mkv          scale S:name (name may be "-" for stdout, or a URL)
   1920x1080:hd.mp4    exact size WxH:name (display aspect kept through the sample aspect ratio)
+  hls:live            an HLS ladder: live/master.m3u8 and live/WxH/index.m3u8 per --ladder
+                      rendition, segments cut at the same keyframes in every rendition
 followed optionally by per-output settings: 4x.mkv#codec=libx265:crf=22:preset=slow
 (keys: %s).
 Native model scales (1, 2, 4) come from one model pass per frame; other sizes are resampled
@@ -63,6 +65,7 @@ examples:
   hitsr-video talk.mkv -o 1920x1080:hd.mp4#crf=20 -o 4x.mkv#codec=libx265:pix-fmt=yuv420p10le
   ffmpeg -i in.mp4 -f nut - | hitsr-video - --out 2:- --format nut | ffplay -
   hitsr-video udp://0.0.0.0:5000 --realtime --out 2:udp://10.0.0.2:5001 --format mpegts
+  hitsr-video srt://:9000?mode=listener --realtime --out hls:live --ladder 1,2#bitrate=2M,4#bitrate=6M --hls-list-size 6
   hitsr-video photo.png --out 2x.png,4x.jpg
 
 flags:

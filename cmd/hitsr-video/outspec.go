@@ -17,6 +17,7 @@ type outSpec struct {
 	path   string
 	target hitsr.Target
 	opts   map[string]string // codec, crf, bitrate, preset, pix-fmt, format
+	hls    bool              // an HLS ladder in the directory path (hls:DIR)
 }
 
 var (
@@ -63,6 +64,12 @@ func parseOuts(values []string) ([]outSpec, error) {
 }
 
 func parseTarget(item string) (outSpec, error) {
+	if dir, ok := strings.CutPrefix(item, hlsPrefix); ok {
+		if dir == "" {
+			return outSpec{}, fmt.Errorf("no directory after %s", hlsPrefix)
+		}
+		return outSpec{path: dir, hls: true}, nil
+	}
 	if m := reSize.FindStringSubmatch(item); m != nil {
 		t, err := parseSize(m[1] + "x" + m[2])
 		return outSpec{path: m[3], target: t}, err
@@ -75,7 +82,7 @@ func parseTarget(item string) (outSpec, error) {
 		t, err := parseScale(m[1])
 		return outSpec{path: item, target: t}, err
 	}
-	return outSpec{}, fmt.Errorf("no scale (name it like 2x.mp4, or use S:name or WxH:name)")
+	return outSpec{}, fmt.Errorf("no scale (name it like 2x.mp4, or use S:name, WxH:name or hls:DIR)")
 }
 
 func parseSize(s string) (hitsr.Target, error) {

@@ -43,6 +43,9 @@ func checkOuts(t *testing.T, outs []outSpec, s *settings, w, h int) {
 			t.Fatalf("empty or repeated path %q in %+v", o.path, outs)
 		}
 		seen[o.path] = true
+		if o.hls {
+			continue
+		}
 		if sized := o.target.W > 0 && o.target.H > 0; sized == (o.target.Scale > 0) {
 			t.Fatalf("%q: target %+v is not exactly one of scale and size", o.path, o.target)
 		}
@@ -56,7 +59,8 @@ func checkOuts(t *testing.T, outs []outSpec, s *settings, w, h int) {
 		}
 	}
 	s.outs = outs
-	pouts, err := videoOutputs(s)
+	outs = slices.DeleteFunc(slices.Clone(outs), func(o outSpec) bool { return o.hls })
+	pouts, _, err := videoOutputs(s)
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) || ee.code != exitUsage {

@@ -108,9 +108,12 @@ func runJoin(s *settings, pos []string, _, _ io.Writer, log *zap.Logger) error {
 	if err != nil {
 		return pipelineError(err)
 	}
-	outs, err := videoOutputs(s)
+	outs, ladders, err := videoOutputs(s)
 	if err != nil {
 		return err
+	}
+	if len(ladders) > 0 {
+		return fail(exitUsage, "join: %s%s: join writes files, not an HLS ladder", hlsPrefix, ladders[0].Dir)
 	}
 	input := plan.Input
 	if len(pos) == 1 {

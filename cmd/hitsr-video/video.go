@@ -16,36 +16,55 @@ import (
 	"github.com/hitsr/hitsr/pipeline"
 )
 
-// videoOutputs turns output specs into pipeline outputs: per-output options over the globals.
-func videoOutputs(s *settings) ([]pipeline.Output, error) {
+// videoOutputs turns output specs into pipeline outputs and HLS ladders: per-output options
+// over the globals.
+func videoOutputs(s *settings) ([]pipeline.Output, []pipeline.Ladder, error) {
 	var outs []pipeline.Output
+	var ladders []pipeline.Ladder
 	for _, o := range s.outs {
-		get := func(k, def string) string {
-			if v, ok := o.opts[k]; ok {
-				return v
-			}
-			return def
-		}
-		out := pipeline.Output{URL: o.path, Target: o.target, Format: get("format", s.format),
-			Codec: get("codec", s.codec), Preset: get("preset", s.preset), PixFmt: get("pix-fmt", s.pixFmt),
-			CRF: s.crf, Bitrate: s.bitrate, VF: o.opts[vfKey]}
-		if v, ok := o.opts["crf"]; ok {
-			crf, err := strconv.Atoi(v)
-			if err != nil || crf < crfMin || crf > crfMax {
-				return nil, fail(exitUsage, "%s: invalid crf %q", o.path, v)
-			}
-			out.CRF = crf
-		}
-		if v, ok := o.opts["bitrate"]; ok {
-			br, err := parseBitrate(v)
+		if o.hls {
+			l, err := ladderOf(o, s)
 			if err != nil {
-				return nil, fail(exitUsage, "%s: %v", o.path, err)
+				return nil, nil, err
 			}
-			out.Bitrate = br
+			ladders = append(ladders, l)
+			continue
+		}
+		out, err := outputOf(o, s)
+		if err != nil {
+			return nil, nil, err
 		}
 		outs = append(outs, out)
 	}
-	return outs, nil
+	return outs, ladders, nil
+}
+
+// outputOf is one output: its own options over the globals.
+func outputOf(o outSpec, s *settings) (pipeline.Output, error) {
+	get := func(k, def string) string {
+		if v, ok := o.opts[k]; ok {
+			return v
+		}
+		return def
+	}
+	out := pipeline.Output{URL: o.path, Target: o.target, Format: get("format", s.format),
+		Codec: get("codec", s.codec), Preset: get("preset", s.preset), PixFmt: get("pix-fmt", s.pixFmt),
+		CRF: s.crf, Bitrate: s.bitrate, VF: o.opts[vfKey]}
+	if v, ok := o.opts["crf"]; ok {
+		crf, err := strconv.Atoi(v)
+		if err != nil || crf < crfMin || crf > crfMax {
+			return out, fail(exitUsage, "%s: invalid crf %q", o.path, v)
+		}
+		out.CRF = crf
+	}
+	if v, ok := o.opts["bitrate"]; ok {
+		br, err := parseBitrate(v)
+		if err != nil {
+			return out, fail(exitUsage, "%s: %v", o.path, err)
+		}
+		out.Bitrate = br
+	}
+	return out, nil
 }
 
 // chainMode takes the mode named by --vf's hitsr (hitsr=mode=full) unless --mode names another.
@@ -110,7 +129,7 @@ func pipelineError(err error) error {
 }
 
 func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) error {
-	outs, err := videoOutputs(s)
+	outs, ladders, err := videoOutputs(s)
 	if err != nil {
 		return err
 	}
@@ -122,7 +141,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	if err := chainMode(s); err != nil {
 		return err
 	}
-	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, VF: s.vf, Outputs: outs, Overwrite: s.overwrite,
+	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, VF: s.vf, Outputs: outs, Ladders: ladders, Overwrite: s.overwrite,
 		Realtime: s.realtime, Queue: s.queue, MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
 	defer p.Close()
 	stop, release := onSignals(log, p.Abort)
