@@ -1,12 +1,13 @@
-# hitsr — see README.md. Targets: deps shaders build test bench run fuzz train-pack device-check.
+# hitsr — see README.md. Targets: deps shaders build test bench run fuzz train-pack device-check plugin.
 GO      ?= go
 DEBS    := build-essential pkg-config libavcodec-dev libavformat-dev libavfilter-dev libswscale-dev \
            libswresample-dev libavdevice-dev ffmpeg libvulkan-dev mesa-vulkan-drivers glslc \
-           spirv-tools libopenblas-dev python3-torch python3-numpy python3-matplotlib
+           spirv-tools libopenblas-dev python3-torch python3-numpy python3-matplotlib \
+           libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: deps shaders build test bench run scaleout-demo fuzz train-pack device-check
+.PHONY: deps shaders build test bench run scaleout-demo fuzz train-pack device-check plugin
 
 # Installs the Debian packages that are missing (Debian 12; needs root or sudo).
 deps:
@@ -31,6 +32,19 @@ test:
 	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
 		OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s train/tests; \
 	else echo "skipping train/tests: Debian's python3-torch is not installed (make deps installs it)"; fi
+
+# The C ABI and the GStreamer element (plugin/): $(PLUGIN_DIR)/libhitsr.so and hitsr.h, and
+# $(PLUGIN_DIR)/gst/libgsthitsr.so (GST_PLUGIN_PATH=$(PLUGIN_DIR)/gst gst-inspect-1.0 hitsr).
+PLUGIN_DIR ?= build/plugin
+plugin:
+	mkdir -p $(PLUGIN_DIR)/gst
+	$(GO) build -buildmode=c-shared -o $(PLUGIN_DIR)/libhitsr.so ./plugin/capi
+	rm -f $(PLUGIN_DIR)/libhitsr.h
+	cp plugin/capi/hitsr.h $(PLUGIN_DIR)/hitsr.h
+	@if pkg-config --exists gstreamer-video-1.0; then set -x; \
+		$(CC) -shared -fPIC -O2 -Wall -o $(PLUGIN_DIR)/gst/libgsthitsr.so plugin/gst/gsthitsr.c -I$(PLUGIN_DIR) \
+			$$(pkg-config --cflags --libs gstreamer-video-1.0) -L$(PLUGIN_DIR) -lhitsr -Wl,-rpath,'$$ORIGIN/..'; \
+	else echo "skipping the GStreamer element: libgstreamer-plugins-base1.0-dev is not installed (make deps installs it)"; fi
 
 # Compute-core table; the shipped model (output Mpx/s at 360p, one pass ×2+×4 vs ×4); the video
 # pipeline end to end per mode (320×180 real frames → ×2+×4 vs ffmpeg Lanczos, same run), resident memory.

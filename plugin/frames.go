@@ -47,9 +47,9 @@ func (p *Planes) planeSizes() (n int, w, h [3]int) {
 	return 0, w, h
 }
 
-// Check reports a layout, size or plane that cannot hold the frame.
-func (p *Planes) Check() error {
-	n, pw, ph := p.planeSizes()
+// CheckLayout reports an unknown format, a size out of limits or a stride shorter than a row.
+func (p *Planes) CheckLayout() error {
+	n, pw, _ := p.planeSizes()
 	if n == 0 {
 		return fmt.Errorf("unknown pixel format %d (want RGB, RGBA or I420)", int(p.Format))
 	}
@@ -60,7 +60,27 @@ func (p *Planes) Check() error {
 		if p.Stride[i] < pw[i] {
 			return fmt.Errorf("%s plane %d: stride %d < %d bytes per row", p.Format, i, p.Stride[i], pw[i])
 		}
-		if need := p.Stride[i]*(ph[i]-1) + pw[i]; len(p.Data[i]) < need {
+	}
+	return nil
+}
+
+// PlaneBytes is the bytes plane i spans (0: the layout has no such plane), once CheckLayout
+// passes.
+func (p *Planes) PlaneBytes(i int) int {
+	n, pw, ph := p.planeSizes()
+	if i >= n {
+		return 0
+	}
+	return p.Stride[i]*(ph[i]-1) + pw[i]
+}
+
+// Check is CheckLayout, then a plane too short for the frame.
+func (p *Planes) Check() error {
+	if err := p.CheckLayout(); err != nil {
+		return err
+	}
+	for i := range p.Data {
+		if need := p.PlaneBytes(i); len(p.Data[i]) < need {
 			return fmt.Errorf("%s plane %d: %d bytes, want at least %d", p.Format, i, len(p.Data[i]), need)
 		}
 	}
