@@ -130,7 +130,7 @@ func TestV2BandsEqualWholeFrame(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, tc := range []struct{ bandPixels, batch int }{{1, DefaultBatch}, {2 * 8 * 45, 4}, {3 * 8 * 45, 7}, {1 << 30, 1}} {
+		for _, tc := range []struct{ bandPixels, batch int }{{1, DefaultBatch}, {tokenBandShare * 2 * 8 * 45, 4}, {tokenBandShare * 3 * 8 * 45, 7}, {1 << 30, 1}} {
 			m.BandPixels, m.Batch = tc.bandPixels, tc.batch
 			banded, err := m.Upscale(img, 4, 2, 1)
 			if err != nil {
