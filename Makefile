@@ -46,11 +46,12 @@ plugin:
 			$$(pkg-config --cflags --libs gstreamer-video-1.0) -L$(PLUGIN_DIR) -lhitsr -Wl,-rpath,'$$ORIGIN/..'; \
 	else echo "skipping the GStreamer element: libgstreamer-plugins-base1.0-dev is not installed (make deps installs it)"; fi
 
-# Compute-core table; the shipped model (output Mpx/s at 360p, one pass ×2+×4 vs ×4); the video
+# Compute-core table; the shipped model (output Mpx/s at 360p, one pass ×2+×4 vs ×4; a model v2's
+# kFLOP per ×4 px and ms per 320×180 frame, full and ×2-only, HITSR_V2_MODEL or the shipped one); the video
 # pipeline end to end per mode (320×180 real frames → ×2+×4 vs ffmpeg Lanczos, same run), resident memory.
 bench:
 	$(GO) run ./cmd/hitsr-bench
-	$(GO) test ./hitsr -run '^$$' -bench 'OpenBLAS|Upscale360p|OnePass' -benchtime 1x
+	$(GO) test ./hitsr -run '^$$' -bench 'OpenBLAS|Upscale360p|OnePass|V2Cost' -benchtime 1x
 	$(GO) test ./pipeline -run '^$$' -bench 'Modes|RSS1000|Soak10000' -benchtime 1x -timeout 60m
 	@# Peak resident memory of one frame → ×2 + ×4 per input size and mode (issue 11: ≤ 1 GB at 640×360, ≤ 1.5 GB at 1280×720).
 	@d=$$(mktemp -d) && $(GO) build -o $$d/hitsr-video ./cmd/hitsr-video && \
