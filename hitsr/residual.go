@@ -71,7 +71,6 @@ func (m *Model) residualFrame(img *imageio.Image, segs []int, wantIDs bool) (res
 	var pass residualPass
 	R := m.bb.Cfg.Radius()
 	rows := max(1, m.BandPixels/(tokenBandShare*p.w*T)) // tile rows per band
-	done := 0                                           // LR rows written so far
 	for r0 := 0; r0 < len(ys); r0 += rows {
 		band := ys[r0:min(r0+rows, len(ys))]
 		end := band[len(band)-1] + T
@@ -89,11 +88,9 @@ func (m *Model) residualFrame(img *imageio.Image, segs []int, wantIDs bool) (res
 		for j, n := range segs {
 			s, o := 1<<n, outs[j]
 			bb, W, h := got.bb[j], o.W, (b-a)<<n
-			for c := range 3 { // the backbone's rows this band adds
-				copy(o.Pix[(c*o.H+done*s)*W:(c*o.H+end*s)*W], bb[(c*h+(done-a)*s)*W:])
-			}
 			S := T * s
-			for t, org := range got.tiles { // then each tile's, later tiles overwriting earlier ones
+			// tiles cover the frame; a pixel covered twice takes the later tile's value
+			for t, org := range got.tiles {
 				r := got.res[j][t*3*S*S : (t+1)*3*S*S]
 				for c := range 3 {
 					for y := range S {
@@ -106,7 +103,6 @@ func (m *Model) residualFrame(img *imageio.Image, segs []int, wantIDs bool) (res
 				}
 			}
 		}
-		done = end
 		m.TilesRun += len(got.tiles)
 	}
 	for j, n := range segs {
