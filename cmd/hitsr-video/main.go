@@ -236,6 +236,9 @@ func runUpscale(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Lo
 func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) error {
 	paths := make([]string, len(s.outs))
 	for i, o := range s.outs {
+		if s.vf != "" || o.opts[vfKey] != "" {
+			return fail(exitUsage, "%s: filter chains (--vf, #vf) are for video inputs", input)
+		}
 		if imageio.Format(o.path) == "" {
 			return fail(exitUsage, "--out %q: unknown format (use .png, .jpg or .jpeg)", o.path)
 		}

@@ -94,4 +94,9 @@ func TestVFErrors(t *testing.T) {
 			t.Errorf("%v: the output exists", c.args)
 		}
 	}
+	png := filepath.Join(d, "in.png")
+	writePNG(t, png, 8, 8, false)
+	if code, _, stderr := runCLI(png, "--vf", "yadif", "--out", filepath.Join(d, "2x.png"), "--model", noModel); code != exitUsage || !strings.Contains(stderr, "for video inputs") {
+		t.Errorf("--vf on an image: exit %d, %s", code, stderr)
+	}
 }
