@@ -3,14 +3,15 @@
 # and the token model), the golden files, the evaluation tables and the curves. Every stage is
 # resumable: re-run after an interruption.
 #   sh train/reproduce.sh            (from the repository root; CPU, 1 thread by default)
-# PARTS="backbone" retrains only the backbone (the token model is then taken from the shipped file);
-# RQ=hit trains the HIT arm of the token model instead (train/runs/tok, train/runs/tr).
+# PARTS (default "backbone tokpath"): the fidelity backbone, then model v2's token path over it
+# (docs/model.md §10); "tokens" trains the earlier standalone token model (model v1, no longer
+# shipped; RQ=hit for its HIT arm in train/runs/tok, train/runs/tr).
 set -e
 cd "$(dirname "$0")/.."
 PY=${PY:-/usr/bin/python3}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=1
 mkdir -p train/runs
-PARTS=${PARTS:-"tokens backbone"}
+PARTS=${PARTS:-"backbone tokpath"}
 case " $PARTS " in *" tokens "*)
 	RQ=${RQ:-plain}
 	TOK_STEPS=${TOK_STEPS:-1200}
@@ -36,4 +37,13 @@ case " $PARTS " in *" backbone "*)
 	backbone --steps 12000 --until 8000
 	backbone --steps 14000 --l2-from 12600
 	sh train/finalize_backbone.sh
+esac
+case " $PARTS " in *" tokpath "*)
+	# Model v2's token path over the backbone snapshot: tokenizer (GT tokens), transformer (CE),
+	# decoder on the transformer's own tokens (docs/training.md). --snapshot '': from scratch.
+	tokpath() { $PY train/train_tokpath.py --run train/runs/tp --snapshot '' "$@" 2>&1 | tee -a train/runs/tp.out; }
+	tokpath --stage tok --steps 2000
+	tokpath --stage tr --steps 3000
+	tokpath --stage ft --steps 800
+	sh train/finalize_tokpath.sh
 esac

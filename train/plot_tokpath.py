@@ -1,0 +1,61 @@
+"""Token path curves PNG (docs/training.md, model v2): the tokenizer's PSNR gain over the backbone on
+ground-truth tokens (batch tiles), the transformer's CE and token accuracy, the decoder fine-tune's gain
+on the transformer's own tokens, and with --dpo a DPO run's ℓ(z_HR), ℓ(z_LR) (per-token mean
+log-probabilities), CE and accuracy.
+
+  /usr/bin/python3 train/plot_tokpath.py --run train/runs/tp [--dpo train/runs/tp_dpo] --out docs/tokpath-curves.png
+"""
+import argparse
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from plot_curves import smooth  # noqa: E402
+
+
+def read(path):
+    return [json.loads(l) for l in open(path)] if os.path.exists(path) else []
+
+
+def curve(ax, log, key, label, k=25):
+    pts = [(r["step"], r[key]) for r in log if key in r]
+    if pts:
+        ax.plot([p[0] for p in pts], smooth([p[1] for p in pts], k), label=label)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="train/runs/tp")
+    ap.add_argument("--dpo", default="")
+    ap.add_argument("--out", default="docs/tokpath-curves.png")
+    a = ap.parse_args()
+    tok, tr, ft = (read(os.path.join(a.run, f"{s}.jsonl")) for s in ("tok", "tr", "ft"))
+    dpo = read(os.path.join(a.dpo, "tr.jsonl")) if a.dpo else []
+    fig, axs = plt.subplots(1, 4 if dpo else 3, figsize=(20 if dpo else 15, 4))
+    curve(axs[0], tok, "gain4", "×4 (GT tokens)")
+    curve(axs[0], tok, "gain2", "×2 (GT tokens)")
+    curve(axs[0], ft, "gain4", "×4 (model tokens, ft steps)")
+    curve(axs[0], ft, "gain2", "×2 (model tokens, ft steps)")
+    axs[0].set(title="PSNR gain over the backbone (dB, training tiles)", xlabel="step")
+    curve(axs[1], tr, "ce", "CE")
+    axs[1].set(title="transformer CE (nats)", xlabel="step")
+    curve(axs[2], tr, "acc", "accuracy")
+    axs[2].set(title="transformer token accuracy", xlabel="step")
+    if dpo:
+        for key in ("l_hr", "l_lr", "ce"):
+            curve(axs[3], dpo, key, {"l_hr": "ℓ(z_HR)", "l_lr": "ℓ(z_LR)", "ce": "CE"}[key])
+        axs[3].set(title="DPO run (per-token log-prob / CE)", xlabel="step")
+    for ax in axs:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(a.out, dpi=80)
+    print(a.out)
+
+
+if __name__ == "__main__":
+    main()
