@@ -254,9 +254,34 @@ func (l *ladder) measure(rd *rendition, final bool) {
 		}
 		rd.segs = append(rd.segs, segInfo{dur: end - rd.starts[i], bytes: fi.Size()})
 	}
+	if final { // the durations players read (the muxer times a last segment by its frames' durations)
+		listed := mediaDurations(filepath.Join(rd.dir, mediaName))
+		for i := range rd.segs {
+			if d, ok := listed[fmt.Sprintf(segmentNameF, i)]; ok {
+				rd.segs[i].dur = d
+			}
+		}
+	}
 	if err := l.writeMaster(); err != nil {
 		l.log.Warn("master playlist not updated", zap.Error(err))
 	}
+}
+
+// mediaDurations reads a media playlist's segment durations (#EXTINF) by segment name.
+func mediaDurations(path string) map[string]float64 {
+	b, _ := os.ReadFile(path)
+	durs := map[string]float64{}
+	d := 0.0
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if v, ok := strings.CutPrefix(l, "#EXTINF:"); ok {
+			v, _, _ = strings.Cut(v, ",")
+			d, _ = strconv.ParseFloat(v, 64)
+		} else if l != "" && !strings.HasPrefix(l, "#") {
+			durs[l] = d
+		}
+	}
+	return durs
 }
 
 // bandwidth is a rendition's peak and average bit rate: the peak is the highest rate of any run

@@ -38,6 +38,7 @@ type input struct {
 	first     *astiav.Packet // read by a segment's seek, not yet processed
 	chain     *graph         // --vf before hitsr; nil without one
 	streamDur int64          // one frame at the stream's rate, in its time base (frameDur before chain)
+	stall     *stallWatch    // a network input's watch for a sender gone quiet; nil if none
 }
 
 // defaultFPS is the frame rate of a stream that states none (FFmpeg's default for raw streams).
@@ -83,7 +84,13 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 	in.fc = astiav.AllocFormatContext()
 	in.intr = in.fc.SetInterruptCallback()
 	mark := avMark()
-	if err := in.fc.OpenInput(inputURL(url), ifmt, nil); err != nil {
+	var opts *astiav.Dictionary
+	if IsNetwork(url) { // the frame rate from a few frames, not 20: a live stream is not held back
+		opts = astiav.NewDictionary()
+		defer opts.Free()
+		opts.Set("fpsprobesize", "3", astiav.NewDictionaryFlags())
+	}
+	if err := in.fc.OpenInput(inputURL(url), ifmt, opts); err != nil {
 		in.fc.Free()
 		in.fc = nil
 		return nil, errf(KindInput, "%s: cannot open: %s", url, explain(err, mark))
@@ -216,7 +223,9 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 		}
 		st.decoded.Add(1)
 		if realtime {
-			if !clock.wait(stop, abort, j.pts-j.first, in.timeBase()) {
+			// A network input arrives at its sender's pace: holding it back would only keep
+			// the backlog buffered while the stream was probed.
+			if !IsNetwork(in.name) && !clock.wait(stop, abort, j.pts-j.first, in.timeBase()) {
 				return false, nil
 			}
 			select {
@@ -266,6 +275,12 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 		if errors.Is(err, astiav.ErrEof) {
 			break
 		}
+		if err != nil && in.stall.ended() { // (the demuxer returns what it held first: MPEG-TS's last PES)
+			in.log.Warn("input: no data for the input timeout; the sender is gone: finishing the outputs",
+				zap.String("url", in.name), zap.Duration("timeout", in.stall.timeout))
+			break
+		}
+		in.stall.packet()
 		if err != nil {
 			if stop.Err() == nil && abort.Err() == nil {
 				in.log.Warn("input ended early", zap.String("url", in.name), zap.Error(err))

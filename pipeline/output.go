@@ -116,6 +116,10 @@ func containerFormat(spec Output) (url, format string, err error) {
 		}
 	}
 	if format == "" {
+		format = streamFormat(url)
+	}
+	url = outputURL(url)
+	if format == "" {
 		format = guessFormat(url) // from the name given, not the temporary one
 	}
 	if format == "" {

@@ -57,7 +57,10 @@ type Options struct {
 	Realtime    bool     // drop frames instead of queueing when the model falls behind
 	Queue       int      // frames buffered between stages (default 4)
 	MaxFrames   int      // stop after this many frames (0 = all)
-	Log         *zap.Logger
+	// InputTimeout ends a network input (udp://, srt://, …) when no packet arrives for this
+	// long after the first: the outputs are finalised as at the end of a file. 0: wait forever.
+	InputTimeout time.Duration
+	Log          *zap.Logger
 	// Progress, if set, is called from the model stage after every frame.
 	Progress func(Stats)
 	// Segment, if set, limits the run to one segment of a plan (scale-out).
@@ -68,6 +71,8 @@ type Options struct {
 type Stats struct {
 	Decoded, Done, Dropped int
 	Degraded               int           // done on the Degrader's cheaper path (Realtime)
+	Queued                 int           // frames waiting for the model (at most Options.Queue)
+	Backlog                int           // frames waiting in the fullest output's encoder queue
 	TotalFrames            int           // estimate; 0 when unknown (live input)
 	Position, Duration     time.Duration // media time done; input duration (0 = unknown)
 	Elapsed                time.Duration
@@ -288,7 +293,17 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	if o.MaxFrames > 0 && (st.total == 0 || st.total > o.MaxFrames) {
 		st.total = o.MaxFrames
 	}
+	if o.InputTimeout > 0 && IsNetwork(o.Input) {
+		in.stall = watchStalls(abortCtx, in, o.InputTimeout)
+	}
 	jobs := make(chan *frameJob, o.Queue)
+	st.queues = func() (int, int) {
+		backlog := 0
+		for _, w := range outs {
+			backlog = max(backlog, len(w.ch))
+		}
+		return len(jobs), backlog
+	}
 	var producers sync.WaitGroup
 	producers.Add(2)
 	go func() { // decode
@@ -415,6 +430,7 @@ type runStats struct {
 	dropped       atomic.Int64
 	degraded      atomic.Int64
 	lastPts       atomic.Int64
+	queues        func() (model, backlog int)
 }
 
 func (s *runStats) snapshot(tb astiav.Rational) Stats {
@@ -422,9 +438,13 @@ func (s *runStats) snapshot(tb astiav.Rational) Stats {
 	if tb.Den() > 0 {
 		pos = time.Duration(float64(s.lastPts.Load()) * tb.Float64() * float64(time.Second))
 	}
-	return Stats{
+	st := Stats{
 		Decoded: int(s.decoded.Load()), Done: int(s.done.Load()), Dropped: int(s.dropped.Load()),
 		Degraded:    int(s.degraded.Load()),
 		TotalFrames: s.total, Position: pos, Duration: s.duration, Elapsed: time.Since(s.start),
 	}
+	if s.queues != nil {
+		st.Queued, st.Backlog = s.queues()
+	}
+	return st
 }

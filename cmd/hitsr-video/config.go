@@ -79,6 +79,9 @@ var table = []setting{
 		field: func(s *settings) any { return &s.queue }},
 	{name: "frames", arg: "N", def: 0, min: 0, cmds: cmdUpscale, help: "stop after N frames (0: all)",
 		field: func(s *settings) any { return &s.frames }},
+	{name: "input-timeout", arg: "S", def: 10, min: 0, cmds: cmdUpscale,
+		help:  "a network input (udp://, srt://, rtmp://…) ends when no data arrives for S seconds after the first; the outputs are finalised (0: wait forever)",
+		field: func(s *settings) any { return &s.inputTimeout }},
 	{name: "ladder", arg: "LIST", def: "1,2,4", cmds: cmdUpscale,
 		help:  `renditions of an hls:DIR output: scales or WxH sizes, each with its own settings if wanted ("1,2#bitrate=2M,1920x1080#crf=20")`,
 		field: func(s *settings) any { return &s.ladder }},
@@ -150,6 +153,7 @@ type settings struct {
 	segments, segmentSeconds          int
 	ladder                            string
 	hlsTime, hlsListSize              int
+	inputTimeout                      int
 }
 
 func envName(name string) string {

@@ -84,6 +84,7 @@ func (p *progress) update(s pipeline.Stats) {
 	}
 	if !p.tty {
 		p.log.Info("progress", zap.Int("frames", s.Done), zap.Int("total", s.TotalFrames), zap.Int("dropped", s.Dropped),
+			zap.Int("degraded", s.Degraded), zap.Int("queued", s.Queued), zap.Int("backlog", s.Backlog),
 			zap.Float64("fps", round2(fps)), zap.String("speed", fmt.Sprintf("%.3g", speed)), zap.Duration("eta", eta.Round(time.Second)))
 		return
 	}

@@ -142,18 +142,26 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 		return err
 	}
 	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, VF: s.vf, Outputs: outs, Ladders: ladders, Overwrite: s.overwrite,
-		Realtime: s.realtime, Queue: s.queue, MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
+		Realtime: s.realtime, InputTimeout: time.Duration(s.inputTimeout) * time.Second, Queue: s.queue, MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
 	defer p.Close()
 	stop, release := onSignals(log, p.Abort)
 	defer release()
-	if err := p.Open(); err != nil { // every input and output problem, before the model loads
-		return pipelineError(err)
+	network := pipeline.IsNetwork(input) // a live stream is read as soon as it opens: the model first
+	if !network {
+		if err := p.Open(); err != nil { // every input and output problem, before the model loads
+			return pipelineError(err)
+		}
 	}
 	m, notice, err := s.load()
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	if network {
+		if err := p.Open(); err != nil {
+			return pipelineError(err)
+		}
+	}
 	if notice != "" {
 		log.Info(notice)
 	}
@@ -176,7 +184,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	if seg != nil {
 		log = log.With(zap.Int("segment", seg.Index), zap.Int("segments", len(seg.Plan.Segments)))
 	}
-	log.Info("done", zap.Int("frames", st.Done), zap.String("mode", m.Mode.String()), zap.Int("degraded", st.Degraded), zap.Int("dropped", st.Dropped),
+	log.Info("done", zap.Int("frames", st.Done), zap.Int("decoded", st.Decoded), zap.String("mode", m.Mode.String()), zap.Int("degraded", st.Degraded), zap.Int("dropped", st.Dropped),
 		zap.Duration("elapsed", time.Since(start).Round(time.Millisecond)), zap.Float64("fps", round2(fps)),
 		zap.Int("tiles_run", m.TilesRun), zap.Int("tiles_reused", m.TilesReused))
 	return nil

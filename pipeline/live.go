@@ -1,0 +1,86 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// IsNetwork reports whether an input is a network stream (udp://, srt://, rtmp://, …): one that
+// arrives at its sender's pace, and whose sender may go quiet without closing anything.
+func IsNetwork(u string) bool {
+	return reScheme.MatchString(u) && !strings.HasPrefix(u, "file:") && !strings.HasPrefix(u, "pipe:")
+}
+
+// stallWatch ends a network input whose sender has gone away: once packets have arrived, no
+// packet for timeout interrupts the blocked read, and the run finishes its outputs as at the
+// end of a file (UDP and RTP have no end-of-stream; a quiet sender is the end).
+type stallWatch struct {
+	timeout time.Duration
+	last    atomic.Int64 // time of the last packet (UnixNano); 0 before the first
+	stalled atomic.Bool
+}
+
+// watchStalls starts watching in's reads until ctx ends.
+func watchStalls(ctx context.Context, in *input, timeout time.Duration) *stallWatch {
+	s := &stallWatch{timeout: timeout}
+	go func() {
+		t := time.NewTicker(min(timeout/4, 250*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if last := s.last.Load(); last != 0 && now.Sub(time.Unix(0, last)) > timeout {
+					s.stalled.Store(true)
+					in.interrupt()
+					return
+				}
+			}
+		}
+	}()
+	return s
+}
+
+// packet records a packet read.
+func (s *stallWatch) packet() {
+	if s != nil {
+		s.last.Store(time.Now().UnixNano())
+	}
+}
+
+// ended reports whether the watch ended the input.
+func (s *stallWatch) ended() bool { return s != nil && s.stalled.Load() }
+
+// streamFormat is the container a network output takes unless one is named: MPEG-TS over udp,
+// srt and tcp, MPEG-TS in RTP over rtp, FLV over rtmp; "" for anything else.
+func streamFormat(url string) string {
+	scheme, _, _ := strings.Cut(url, "://")
+	switch strings.ToLower(scheme) {
+	case "udp", "srt", "tcp":
+		return "mpegts"
+	case "rtp":
+		return "rtp_mpegts"
+	case "rtmp", "rtmps":
+		return "flv"
+	}
+	return ""
+}
+
+// srtLinger is how long closing an SRT output may wait for its last packets to be delivered
+// (libsrt otherwise drops what is unsent at close: the stream's last frames).
+const srtLinger = "2"
+
+// outputURL is url with the options a network output needs unless given: linger for srt://.
+func outputURL(url string) string {
+	if !strings.HasPrefix(strings.ToLower(url), "srt://") || strings.Contains(url, "linger=") {
+		return url
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "linger=" + srtLinger
+}
