@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from hitsr.backbone import load_backbone
 from hitsr.config import V2, Config
 from hitsr.data import bicubic_up, load_train
+from hitsr.losses import dpo_ref_loss, token_logp
 from hitsr.protocol import resize_float
 from hitsr.tokpath import TokPath, cond_of
 from hitsr.transformer import Transformer
@@ -99,8 +100,7 @@ def psnr(a, b):
 
 def seq_logp(logits, ids):
     """Per-sample sum of token log-probabilities [B]."""
-    lp = logits.log_softmax(-1).gather(-1, torch.cat(ids, 1)[..., None])[..., 0]
-    return lp.sum(1)
+    return token_logp(logits, torch.cat(ids, 1)).sum(1)
 
 
 def lr_tokens(tp, b):
@@ -226,7 +226,7 @@ def main():
                     rxs, _ = tp.replay(rid)
                     lref_w, lref_l = seq_logp(ref(cond, xs), ids), seq_logp(ref(cond, rxs), rid)
                 lw, ll = seq_logp(logits, ids), seq_logp(tr(cond, rxs), rid)
-                dpo = -F.logsigmoid(a.beta * ((lw - lref_w) - (ll - lref_l))).mean()
+                dpo = dpo_ref_loss(lw, ll, lref_w, lref_l, a.beta)
                 loss = ce + dpo
                 N = tgt.shape[1]
                 rec.update(dpo=float(dpo), l_hr=float(lw.mean()) / N, l_lr=float(ll.mean()) / N)

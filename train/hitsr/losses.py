@@ -24,3 +24,9 @@ def ce_loss(logits, idx):
 def dpo_loss(ell_w, ell_l, beta=0.2):
     """-log sigma(beta * (l_w - l_l)); ell_* are per-sample mean token log-likelihoods [B]."""
     return -F.logsigmoid(beta * (ell_w - ell_l)).mean()
+
+
+def dpo_ref_loss(lw, ll, ref_w, ref_l, beta=0.2):
+    """DPO against a frozen reference (model v2): −log σ(β·[(ℓθ(w) − ℓref(w)) − (ℓθ(l) − ℓref(l))]);
+    ℓ are per-sample summed token log-likelihoods [B]. At θ = ref it is log 2 whatever the data."""
+    return -F.logsigmoid(beta * ((lw - ref_w) - (ll - ref_l))).mean()

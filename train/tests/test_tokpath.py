@@ -1,0 +1,100 @@
+"""Model v2 token path (docs/model.md §10)."""
+import copy
+import os
+import unittest
+
+import _path  # noqa: F401
+import torch
+
+from hitsr.config import TINY_V2
+from hitsr.export import load_safetensors
+from hitsr.losses import dpo_ref_loss, token_logp
+from hitsr.tokpath import TokPath, cond_of
+from hitsr.transformer import Transformer
+
+torch.set_num_threads(1)
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+def models(seed=0):
+    torch.manual_seed(seed)
+    tp, tr = TokPath(TINY_V2), Transformer(TINY_V2)
+    with torch.no_grad():
+        for p in list(tp.parameters()) + list(tr.parameters()):
+            p.add_(0.05 * torch.randn_like(p))
+    return tp.eval(), tr.eval()
+
+
+class TestTokPath(unittest.TestCase):
+    def test_teacher_forcing_equals_generation(self):
+        """Greedy KV-cache generation's logits equal teacher forcing on its own tokens."""
+        tp, tr = models()
+        cfg = TINY_V2
+        feat = torch.rand(3, cfg.cond_ch, cfg.tile + 2, cfg.tile + 2)
+        cond = cond_of(cfg, feat)
+        with torch.no_grad():
+            ids, _, logits = tr.generate(tp, None, cond=cond, decode=set(), return_logits=True)
+            xs, _ = tp.replay(ids)
+            tf = tr(cond, xs)
+        self.assertTrue(torch.allclose(torch.cat(logits, 1), tf, atol=1e-5))
+
+    def test_prefix_tokens_independent_of_later_segments(self):
+        tp, tr = models(1)
+        cond = torch.rand(2, TINY_V2.cond_ch, TINY_V2.Gmax, TINY_V2.Gmax)
+        full, _ = tr.generate(tp, None, cond=cond, decode=set())
+        early, _ = tr.generate(tp, None, cond=cond, decode=set(), nseg=2)
+        self.assertEqual(len(early), sum(len(s) for s in TINY_V2.segments[:2]))
+        for a, b in zip(early, full):
+            self.assertTrue(torch.equal(a, b))
+
+    def test_decoder_starts_at_the_backbone(self):
+        """dec.out starts at zero: an untrained token path returns the backbone's outputs."""
+        torch.manual_seed(0)
+        tp = TokPath(TINY_V2)
+        T = TINY_V2.tile
+        g = tp.dec.feat(torch.rand(2, TINY_V2.cond_ch, T + 2, T + 2))
+        for n in range(TINY_V2.nseg):
+            G = TINY_V2.G(n)
+            bb = torch.rand(2, 3, T * 2 ** n, T * 2 ** n)
+            self.assertTrue(torch.equal(tp.dec(g, torch.rand(2, TINY_V2.z, G, G), n, bb), bb))
+
+    def test_dpo_reference(self):
+        """log 2 at θ = ref; its gradient raises ℓ(chosen) and lowers ℓ(rejected)."""
+        _, tr = models(2)
+        ref = copy.deepcopy(tr)
+        cfg = TINY_V2
+        cond = torch.rand(4, cfg.cond_ch, cfg.Gmax, cfg.Gmax)
+        w = [torch.randint(0, cfg.vocab, (4, p * p)) for p in cfg.scales]
+        l = [torch.randint(0, cfg.vocab, (4, p * p)) for p in cfg.scales]
+        tp, _ = models(3)
+        xw, _ = tp.replay(w)
+        xl, _ = tp.replay(l)
+        lp = lambda m, x, ids: token_logp(m(cond, x), torch.cat(ids, 1)).sum(1)
+        with torch.no_grad():
+            rw, rl = lp(ref, xw, w), lp(ref, xl, l)
+        loss = dpo_ref_loss(lp(tr, xw, w), lp(tr, xl, l), rw, rl)
+        self.assertAlmostEqual(float(loss), float(torch.log(torch.tensor(2.0))), places=5)
+        opt = torch.optim.SGD(tr.parameters(), lr=0.05)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            self.assertGreater(float((lp(tr, xw, w) - rw).mean()), 0)
+            self.assertLess(float((lp(tr, xl, l) - rl).mean()), 0)
+
+    def test_golden_recomputes(self):
+        """testdata/golden/v2_io.safetensors from its stored model (what the Go parity tests use)."""
+        from make_v2_golden import FRAMES, load_v2
+        from hitsr.fullv2 import upscale
+        path = os.path.join(ROOT, "testdata/golden/v2_model.safetensors")
+        io, _ = load_safetensors(os.path.join(ROOT, "testdata/golden/v2_io.safetensors"))
+        bb, tp, tr = load_v2(path)
+        for name in FRAMES:
+            outs, ids = upscale(bb, tp, tr, io[f"{name}.input"])
+            for s, y in outs.items():
+                self.assertTrue(torch.allclose(y, io[f"{name}.out.{s}"], atol=1e-5), f"{name} ×{s}")
+            for k, i in enumerate(ids):
+                self.assertTrue(torch.equal(i.int(), io[f"{name}.ids.{k}"]), f"{name} ids {k}")
+
+
+if __name__ == "__main__":
+    unittest.main()
