@@ -171,7 +171,7 @@ func autoencoder(c Config, m map[string][]int, conv func(name string, cout, cin,
 	res("enc.mid", ch[L-1])
 	conv("enc.conv_out", c.Z, ch[L-1], 3)
 	zin := c.Z
-	if c.Fidelity == "cond" {
+	if c.Fidelity == tokenizer.FidelityCond {
 		zin *= 2
 	}
 	conv("dec.conv_in", ch[L-1], zin, 3)

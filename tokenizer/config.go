@@ -3,31 +3,94 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // Config is the model config of docs/model.md §2 (JSON in the safetensors metadata "config").
 type Config struct {
-	Tile      int     `json:"tile"`
-	F         int     `json:"f"`
-	Segments  [][]int `json:"segments"`
-	Z         int     `json:"z"`
-	Vocab     int     `json:"vocab"`
-	EncCh     []int   `json:"enc_ch"`
-	ResBlocks int     `json:"res_blocks"`
-	PhiK      int     `json:"phi_k"`
-	Fidelity  string  `json:"fidelity"` // "cond" | "pure" | "backbone" (model v2, docs/model.md §10)
-	RQ        string  `json:"rq"`       // "hit" | "plain"
-	Width     int     `json:"width"`
-	Depth     int     `json:"depth"`
-	Heads     int     `json:"heads"`
-	MLP       int     `json:"mlp"`
-	Eps       float64 `json:"eps"`
-	DecCh     int     `json:"dec_ch"`  // v2 decoder width D (fidelity "backbone" only)
-	CondCh    int     `json:"cond_ch"` // v2 condition channels: the backbone's ch (fidelity "backbone" only)
+	Tile      int      `json:"tile"`
+	F         int      `json:"f"`
+	Segments  [][]int  `json:"segments"`
+	Z         int      `json:"z"`
+	Vocab     int      `json:"vocab"`
+	EncCh     []int    `json:"enc_ch"`
+	ResBlocks int      `json:"res_blocks"`
+	PhiK      int      `json:"phi_k"`
+	Fidelity  Fidelity `json:"fidelity"`
+	RQ        RQ       `json:"rq"`
+	Width     int      `json:"width"`
+	Depth     int      `json:"depth"`
+	Heads     int      `json:"heads"`
+	MLP       int      `json:"mlp"`
+	Eps       float64  `json:"eps"`
+	DecCh     int      `json:"dec_ch"`  // v2 decoder width D (fidelity "backbone" only)
+	CondCh    int      `json:"cond_ch"` // v2 condition channels: the backbone's ch (fidelity "backbone" only)
+}
+
+// Fidelity is how the decoder relates to the LR input (JSON "fidelity", docs/model.md §2).
+type Fidelity uint8
+
+const (
+	FidelityCond     Fidelity = iota + 1 // "cond": a residual over bicubic, seeing the condition latent
+	FidelityPure                         // "pure": the paper's decoder D(f̂)
+	FidelityBackbone                     // "backbone": model v2, residuals over the fidelity backbone (§10)
+)
+
+// RQ is the residual quantization (JSON "rq", docs/model.md §2, §4).
+type RQ uint8
+
+const (
+	RQHit   RQ = iota + 1 // "hit": nested segments
+	RQPlain               // "plain": VAR residual quantization at full resolution
+)
+
+// The JSON names; index 0 is the zero value, which an unknown name decodes to and Validate rejects.
+var (
+	fidelityNames = []string{"", "cond", "pure", "backbone"}
+	rqNames       = []string{"", "hit", "plain"}
+)
+
+func (f Fidelity) String() string               { return enumName(fidelityNames, f) }
+func (f Fidelity) MarshalText() ([]byte, error) { return enumText(fidelityNames, f) }
+func (r RQ) String() string                     { return enumName(rqNames, r) }
+func (r RQ) MarshalText() ([]byte, error)       { return enumText(rqNames, r) }
+
+func (f *Fidelity) UnmarshalText(b []byte) error {
+	*f = parseEnum[Fidelity](fidelityNames, b)
+	return nil
+}
+
+func (r *RQ) UnmarshalText(b []byte) error {
+	*r = parseEnum[RQ](rqNames, b)
+	return nil
+}
+
+// valid reports a known value of an enum with these names.
+func valid[E ~uint8](names []string, v E) bool { return v > 0 && int(v) < len(names) }
+
+func enumName[E ~uint8](names []string, v E) string {
+	if !valid(names, v) {
+		return "unknown"
+	}
+	return names[v]
+}
+
+func enumText[E ~uint8](names []string, v E) ([]byte, error) {
+	if !valid(names, v) {
+		return nil, fmt.Errorf("no name for value %d (want one of %q)", v, names[1:])
+	}
+	return []byte(names[v]), nil
+}
+
+// parseEnum is the value named b, 0 (invalid) for an unknown name: the decode goes on, so that
+// Validate reports the config's problems in their order.
+func parseEnum[E ~uint8](names []string, b []byte) E {
+	i := slices.Index(names[1:], string(b))
+	return E(i + 1) // −1 (unknown) → 0
 }
 
 // V2 reports a model v2 token path: residuals over the fidelity backbone (docs/model.md §10).
-func (c Config) V2() bool { return c.Fidelity == "backbone" }
+func (c Config) V2() bool { return c.Fidelity == FidelityBackbone }
 
 // ParseConfig decodes and validates a config JSON.
 func ParseConfig(s string) (Config, error) {
@@ -45,7 +108,7 @@ func (c Config) Validate() error {
 	if c.V2() {
 		chLo = 1
 	} else if c.DecCh != 0 || c.CondCh != 0 {
-		return fmt.Errorf("config: dec_ch, cond_ch are for fidelity \"backbone\" only, not %q", c.Fidelity)
+		return fmt.Errorf("config: dec_ch, cond_ch are for fidelity %q only, not %q", FidelityBackbone, c.Fidelity)
 	}
 	for _, r := range []struct {
 		name      string
@@ -81,10 +144,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: len(enc_ch)=%d must be log2(f=%d)", L, c.F)
 	case c.Tile%c.F != 0:
 		return fmt.Errorf("config: tile %d not a multiple of f %d", c.Tile, c.F)
-	case c.Fidelity != "cond" && c.Fidelity != "pure" && !c.V2():
-		return fmt.Errorf("config: fidelity %q", c.Fidelity)
-	case c.RQ != "hit" && c.RQ != "plain":
-		return fmt.Errorf("config: rq %q", c.RQ)
+	case !valid(fidelityNames, c.Fidelity):
+		return fmt.Errorf("config: fidelity is none of %q", fidelityNames[1:])
+	case !valid(rqNames, c.RQ):
+		return fmt.Errorf("config: rq is none of %q", rqNames[1:])
 	case c.PhiK%2 != 1:
 		return fmt.Errorf("config: phi_k %d must be odd", c.PhiK)
 	case c.Width%c.Heads != 0:
@@ -170,7 +233,7 @@ func (c Config) Blocks() []int {
 
 // Grid is the side of f̂ while scale k is added (G_seg(k), or Gmax for rq plain).
 func (c Config) Grid(k int) int {
-	if c.RQ == "plain" {
+	if c.RQ == RQPlain {
 		return c.Gmax()
 	}
 	return c.G(c.SegOf()[k])

@@ -26,7 +26,7 @@ func FuzzParseConfig(f *testing.F) {
 		n := c.TCond()
 		for k, p := range c.Scales() {
 			g := c.Grid(k)
-			if p < 1 || g < p || (c.RQ == "hit" && c.Tile<<c.SegOf()[k] != g*c.F) {
+			if p < 1 || g < p || (c.RQ == RQHit && c.Tile<<c.SegOf()[k] != g*c.F) {
 				t.Fatalf("scale %d: p=%d grid=%d", k, p, g)
 			}
 			n += p * p

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -39,5 +40,38 @@ func TestConfigV2(t *testing.T) {
 		if _, err := ParseConfig(s); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s → %s: error %v, want %q", tc.from, tc.to, err, tc.want)
 		}
+	}
+}
+
+// Fidelity and rq decode from their JSON names once, encode back to them, and an unknown name
+// fails validation naming the field and the names it may take.
+func TestEnumNames(t *testing.T) {
+	for _, s := range []string{`{"fidelity":"cond","rq":"hit"}`, `{"fidelity":"pure","rq":"plain"}`, `{"fidelity":"backbone","rq":"hit"}`} {
+		var c Config
+		if err := json.Unmarshal([]byte(s), &c); err != nil || c.Fidelity == 0 || c.RQ == 0 {
+			t.Fatalf("%s: %+v, %v", s, c, err)
+		}
+		b, err := json.Marshal(struct {
+			F Fidelity `json:"fidelity"`
+			R RQ       `json:"rq"`
+		}{c.Fidelity, c.RQ})
+		if err != nil || string(b) != s {
+			t.Errorf("%s → %+v → %s, %v", s, c, b, err)
+		}
+	}
+	if c, err := ParseConfig(tinyV2); err != nil || c.Fidelity != FidelityBackbone || c.RQ != RQHit {
+		t.Fatalf("TINY_V2: %v %v, %v", c.Fidelity, c.RQ, err)
+	}
+	for from, want := range map[string]string{
+		`"fidelity":"backbone","rq":"hit","width":16,"depth":2,"heads":2,"mlp":2,"eps":1e-05,"dec_ch":8,"cond_ch":6`: `config: fidelity is none of ["cond" "pure" "backbone"]`,
+		`"rq":"hit"`: `config: rq is none of ["hit" "plain"]`,
+	} {
+		to := strings.NewReplacer(`"backbone"`, `"residual"`, `"hit"`, `"HIT"`, `,"dec_ch":8,"cond_ch":6`, ``).Replace(from)
+		if _, err := ParseConfig(strings.Replace(tinyV2, from, to, 1)); err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %q", to, err, want)
+		}
+	}
+	if _, err := json.Marshal(Fidelity(0)); err == nil {
+		t.Error("the zero Fidelity has a JSON name")
 	}
 }

@@ -52,7 +52,7 @@ type Quantized struct {
 // Latents are the encoder latents per segment for the segment images (HR resized to
 // tile·2ⁿ); for rq plain only E(last image).
 func (t *Tokenizer) Latents(c *ml.Context, segImgs []*ml.Tensor) []*ml.Tensor {
-	if t.Cfg.RQ == "plain" {
+	if t.Cfg.RQ == RQPlain {
 		return []*ml.Tensor{t.Encode(c, segImgs[len(segImgs)-1])}
 	}
 	zs := make([]*ml.Tensor, len(segImgs))
@@ -70,7 +70,7 @@ func (t *Tokenizer) Quantize(c *ml.Context, zs []*ml.Tensor) Quantized {
 	seg := cfg.SegOf()
 	for k, p := range cfg.Scales() {
 		Z := zs[0]
-		if cfg.RQ != "plain" {
+		if cfg.RQ != RQPlain {
 			Z = zs[seg[k]]
 		}
 		fhat = t.Carry(c, fhat, k)

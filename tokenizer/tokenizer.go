@@ -65,7 +65,7 @@ func (t *Tokenizer) Encode(c *ml.Context, x *ml.Tensor) *ml.Tensor {
 // [B,3,tile,tile] (cond only) → image [B,3,fG,fG].
 func (t *Tokenizer) Decode(c *ml.Context, fhat, cond *ml.Tensor, n int, lr *ml.Tensor) *ml.Tensor {
 	x := fhat
-	if t.Cfg.Fidelity == "cond" {
+	if t.Cfg.Fidelity == FidelityCond {
 		x = c.Concat(1, fhat, cond)
 	}
 	h := t.conv(c, x, "dec.conv_in", 1)
@@ -80,7 +80,7 @@ func (t *Tokenizer) Decode(c *ml.Context, fhat, cond *ml.Tensor, n int, lr *ml.T
 		h = t.conv(c, h, fmt.Sprintf("dec.up.%d.conv", l), 1)
 	}
 	y := t.conv(c, c.SiLU(h), "dec.conv_out", 1)
-	if t.Cfg.Fidelity == "cond" {
+	if t.Cfg.Fidelity == FidelityCond {
 		return c.Add(y, Resize(c, lr, y.Dim(2), ml.Bicubic))
 	}
 	return c.Scale(c.Add(y, t.one), 0.5)
@@ -110,7 +110,7 @@ func (t *Tokenizer) CondLatent(c *ml.Context, lr *ml.Tensor) *ml.Tensor {
 // DecodeSeg decodes segment n's f̂ with condition latent cond (at Gmax) and lr.
 func (t *Tokenizer) DecodeSeg(c *ml.Context, fhat, cond *ml.Tensor, n int, lr *ml.Tensor) *ml.Tensor {
 	cfg := t.Cfg
-	if cfg.RQ == "plain" {
+	if cfg.RQ == RQPlain {
 		return AreaDown(c, t.Decode(c, fhat, cond, cfg.NSeg()-1, lr), cfg.Tile<<n)
 	}
 	return t.Decode(c, fhat, AreaDown(c, cond, cfg.G(n)), n, lr)
