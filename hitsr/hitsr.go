@@ -56,13 +56,23 @@ type Model struct {
 	Notice  string // one line when "auto" fell back to the CPU backend
 	Batch   int    // tiles per Generate call (default DefaultBatch; ~30 MB of device memory per tile)
 	Overlap int    // LR overlap between tiles in pixels (default 4, as evaluate.py)
-	// ReuseTiles makes single-image calls (model v1) reuse the previous call's output for tiles whose
-	// input is bit-identical (video: static regions skip the model; the result is the same).
-	ReuseTiles  bool
-	TilesRun    int // tiles the model ran on so far
-	TilesReused int // tiles taken from the previous call
+	// ReuseTiles makes single-image calls (video frames) reuse earlier calls' work: model v1 the
+	// output of tiles whose input is bit-identical (the result is the same); model v2's full mode
+	// the tokens of tiles whose condition changed by at most ReuseThreshold (temporal.go).
+	ReuseTiles bool
+	// ReuseThreshold is the relative L1 change of a tile's condition since its tokens were
+	// generated up to which they are reused (0: identical conditions only, the output equals
+	// no reuse; negative: no token reuse). Default DefaultReuseThreshold.
+	ReuseThreshold float64
+	// SceneCut is the mean change of a frame from the previous one (8-bit levels of its 8×8 block
+	// means) above which every tile's tokens are generated afresh. Default DefaultSceneCut.
+	SceneCut    float64
+	TilesRun    int // tiles the model ran on (v2: transformer evaluations) so far
+	TilesReused int // tiles taken from (v2: tokens replayed from) earlier calls
+	SceneCuts   int // frames whose tokens were all generated afresh after a scene cut
 
-	cache *tileCache
+	cache  *tileCache
+	tokens *tokenMemory
 
 	be    ml.Backend
 	flops float64 // recorded model arithmetic so far (multiply-add = 2)
@@ -109,7 +119,8 @@ func loadOn(path string, buf []byte, be ml.Backend) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
-	m := &Model{Batch: DefaultBatch, Overlap: 4, BandPixels: 1 << 18, Mode: Full, be: be, w: w, cfg: w.Cfg}
+	m := &Model{Batch: DefaultBatch, Overlap: 4, BandPixels: 1 << 18, Mode: Full, be: be, w: w, cfg: w.Cfg,
+		ReuseThreshold: DefaultReuseThreshold, SceneCut: DefaultSceneCut}
 	if w.Transformer {
 		m.m, err = model.New(w)
 	}

@@ -2,6 +2,7 @@ package hitsr
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/hitsr/hitsr/imageio"
 	"github.com/hitsr/hitsr/ml"
@@ -41,7 +42,7 @@ type residualPass struct {
 func (m *Model) residual(imgs []*imageio.Image, segs []int) ([][]*imageio.Image, error) {
 	res := make([][]*imageio.Image, len(imgs))
 	for i, img := range imgs {
-		p, err := m.residualFrame(img, segs, false)
+		p, err := m.residualFrame(img, segs, false, len(imgs) == 1)
 		if err != nil {
 			return nil, err
 		}
@@ -55,8 +56,9 @@ func (m *Model) residual(imgs []*imageio.Image, segs []int) ([][]*imageio.Image,
 // shorter than a tile is replicate-padded, the outputs cropped back. The frame runs in bands of
 // whole tile rows (about BandPixels/tokenBandShare LR pixels), each with a halo of the backbone's
 // radius (which covers dec.feat's 3×3 in place of a head's), so every band sees what the whole
-// frame sees; a band's tiles share one Compute, in transformer batches of m.Batch.
-func (m *Model) residualFrame(img *imageio.Image, segs []int, wantIDs bool) (residualPass, error) {
+// frame sees; a band's tiles share one Compute, in transformer batches of m.Batch. A video frame
+// (video: a single-image call) may reuse the tokens earlier frames kept (temporal.go).
+func (m *Model) residualFrame(img *imageio.Image, segs []int, wantIDs, video bool) (residualPass, error) {
 	T := m.cfg.Tile
 	nseg := 0
 	for _, n := range segs {
@@ -68,6 +70,10 @@ func (m *Model) residualFrame(img *imageio.Image, segs []int, wantIDs bool) (res
 	for j, n := range segs {
 		outs[j] = imageio.New(p.w<<n, p.h<<n, 3)
 	}
+	var mem *tokenMemory
+	if video {
+		mem = m.tokenMemoryFor(p, nseg)
+	}
 	var pass residualPass
 	R := m.bb.Cfg.Radius()
 	rows := max(1, m.BandPixels/(tokenBandShare*p.w*T)) // tile rows per band
@@ -75,7 +81,7 @@ func (m *Model) residualFrame(img *imageio.Image, segs []int, wantIDs bool) (res
 		band := ys[r0:min(r0+rows, len(ys))]
 		end := band[len(band)-1] + T
 		a, b := max(band[0]-R, 0), min(end+R, p.h)
-		got, err := m.residualBand(p, a, b, band, xs, segs, nseg, wantIDs)
+		got, err := m.residualBand(p, a, b, band, xs, segs, nseg, wantIDs, mem, r0*len(xs))
 		if err != nil {
 			return pass, err
 		}
@@ -103,7 +109,8 @@ func (m *Model) residualFrame(img *imageio.Image, segs []int, wantIDs bool) (res
 				}
 			}
 		}
-		m.TilesRun += len(got.tiles)
+		m.TilesRun += got.generated
+		m.TilesReused += len(got.tiles) - got.generated
 	}
 	for j, n := range segs {
 		outs[j] = crop(outs[j], img.W<<n, img.H<<n)
@@ -127,16 +134,29 @@ func crop(img *imageio.Image, w, h int) *imageio.Image {
 }
 
 // bandResult is one band's backbone outputs (rows a..b of the frame) per segment, its tiles'
-// origins (frame coordinates) and their residuals per segment, and the token ids per scale.
+// origins (frame coordinates) and their residuals per segment, the token ids per scale, and how
+// many of its tiles ran the transformer (the others replayed kept tokens).
 type bandResult struct {
-	bb, res [][]float32
-	tiles   [][2]int
-	ids     [][]int32
+	bb, res   [][]float32
+	tiles     [][2]int
+	ids       [][]int32
+	generated int
+}
+
+// tileGroup is a batch of a band's tiles (indices into its tiles) with their residuals per
+// segment and, for generated tiles, their token ids per scale.
+type tileGroup struct {
+	tiles []int
+	res   []*ml.Tensor
+	ids   []*ml.Tensor
 }
 
 // residualBand runs rows a..b of the padded frame p: the backbone and dec.feat over the band,
 // then the tiles whose rows start at ys (columns xs), in batches of m.Batch, in one Compute.
-func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg int, wantIDs bool) (bandResult, error) {
+// With a token memory (first: the global index of the band's first tile), a first Compute yields
+// the tiles' conditions; the tiles whose condition changed by at most m.ReuseThreshold replay
+// their kept tokens, the others are generated, all in the second Compute.
+func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg int, wantIDs bool, mem *tokenMemory, first int) (bandResult, error) {
 	T, h, tok := m.cfg.Tile, b-a, m.m.Tok
 	c := ml.NewContext(m.be)
 	defer c.Close()
@@ -157,20 +177,62 @@ func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg 
 			gTiles = append(gTiles, c.Slice(gRow, 3, x, x+T))
 		}
 	}
-	batch := max(m.Batch, 1)
-	resT := make([][]*ml.Tensor, len(segs))
-	var idsT [][]*ml.Tensor
-	for t0 := 0; t0 < len(res.tiles); t0 += batch {
-		t1 := min(t0+batch, len(res.tiles))
-		cond := tokenizer.AreaDown(c, c.Concat(0, featTiles[t0:t1]...), m.cfg.Gmax())
+	nt, batch, G := len(res.tiles), max(m.Batch, 1), m.cfg.Gmax()
+	var conds []*ml.Tensor // per batch of tiles in order
+	for t0 := 0; t0 < nt; t0 += batch {
+		conds = append(conds, tokenizer.AreaDown(c, c.Concat(0, featTiles[t0:min(t0+batch, nt)]...), G))
+	}
+	fresh, reused := make([]int, nt), []int(nil)
+	for t := range fresh {
+		fresh[t] = t
+	}
+	per := m.cfg.CondCh * G * G // condition values per tile
+	var condHost []float32
+	if mem != nil {
+		condHost = make([]float32, 0, nt*per)
+		for _, cb := range conds {
+			v, err := c.Floats(cb)
+			if err != nil {
+				return res, fmt.Errorf("full pass: %w", err)
+			}
+			condHost = append(condHost, v...)
+		}
+		fresh, reused = mem.splitTiles(first, condHost, per, m.ReuseThreshold)
+	}
+	pick := func(ts []*ml.Tensor, idx []int) *ml.Tensor {
+		sel := make([]*ml.Tensor, len(idx))
+		for i, t := range idx {
+			sel[i] = ts[t]
+		}
+		return c.Concat(0, sel...)
+	}
+	var groups []tileGroup
+	for t0 := 0; t0 < len(fresh); t0 += batch {
+		grp := tileGroup{tiles: fresh[t0:min(t0+batch, len(fresh))]}
+		cond := conds[t0/batch] // without reuse the groups are the batches
+		if mem != nil {
+			v := make([]float32, 0, len(grp.tiles)*per)
+			for _, t := range grp.tiles {
+				v = append(v, condHost[t*per:(t+1)*per]...)
+			}
+			cond = c.Input(ml.F32, []int{len(grp.tiles), m.cfg.CondCh, G, G}, v)
+		}
 		gen := m.m.GenerateCond(c, cond, nseg)
-		gb := c.Concat(0, gTiles[t0:t1]...)
-		for j, n := range segs {
-			resT[j] = append(resT[j], tok.Residual(c, gb, gen.Fhat[n], n))
+		gb := pick(gTiles, grp.tiles)
+		for _, n := range segs {
+			grp.res = append(grp.res, tok.Residual(c, gb, gen.Fhat[n], n))
 		}
-		if wantIDs {
-			idsT = append(idsT, gen.Tokens)
+		grp.ids = gen.Tokens
+		groups = append(groups, grp)
+	}
+	for t0 := 0; t0 < len(reused); t0 += batch {
+		grp := tileGroup{tiles: reused[t0:min(t0+batch, len(reused))]}
+		_, fhats := tok.Replay(c, mem.idsInput(c, first, grp.tiles))
+		gb := pick(gTiles, grp.tiles)
+		for _, n := range segs {
+			grp.res = append(grp.res, tok.Residual(c, gb, fhats[n], n))
 		}
+		groups = append(groups, grp)
 	}
 	m.flops += c.Flops()
 	for j, n := range segs {
@@ -179,27 +241,61 @@ func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg 
 			return res, fmt.Errorf("full pass: %w", err)
 		}
 		res.bb = append(res.bb, o)
-		r, off := make([]float32, len(res.tiles)*3*(T<<n)*(T<<n)), 0
-		for _, t := range resT[j] { // each batch's residuals read into place
-			if err := c.Read(t, r[off:off+t.Len()]); err != nil {
+		size := 3 * (T << n) * (T << n)
+		r := make([]float32, nt*size)
+		var scratch []float32
+		for _, grp := range groups { // residuals read into place (via scratch when not contiguous)
+			t := grp.res[j]
+			if grp.tiles[len(grp.tiles)-1]-grp.tiles[0] == len(grp.tiles)-1 {
+				if err := c.Read(t, r[grp.tiles[0]*size:][:t.Len()]); err != nil {
+					return res, fmt.Errorf("full pass: %w", err)
+				}
+				continue
+			}
+			scratch = slices.Grow(scratch[:0], t.Len())[:t.Len()]
+			if err := c.Read(t, scratch); err != nil {
 				return res, fmt.Errorf("full pass: %w", err)
 			}
-			off += t.Len()
+			for i, tile := range grp.tiles {
+				copy(r[tile*size:][:size], scratch[i*size:])
+			}
 		}
 		res.res = append(res.res, r)
 	}
-	if wantIDs {
-		res.ids = make([][]int32, len(idsT[0]))
-		for _, batchIDs := range idsT {
-			for k, t := range batchIDs {
-				o, err := c.Int32s(t)
+	tileIDs := make([][][]int32, nt) // per tile, per scale
+	if mem != nil || wantIDs {
+		for _, grp := range groups {
+			for _, t := range grp.ids {
+				v, err := c.Int32s(t)
 				if err != nil {
 					return res, fmt.Errorf("full pass: %w", err)
 				}
-				res.ids[k] = append(res.ids[k], o...)
+				per := len(v) / len(grp.tiles)
+				for i, tile := range grp.tiles {
+					tileIDs[tile] = append(tileIDs[tile], v[i*per:(i+1)*per])
+				}
 			}
 		}
 	}
+	if mem != nil {
+		for _, t := range fresh {
+			mem.keep(first+t, condHost[t*per:(t+1)*per], tileIDs[t])
+		}
+		for _, t := range reused {
+			tileIDs[t] = mem.tiles[first+t].ids
+		}
+	}
+	if wantIDs {
+		for t := range nt {
+			for k, ids := range tileIDs[t] {
+				if k == len(res.ids) {
+					res.ids = append(res.ids, nil)
+				}
+				res.ids[k] = append(res.ids[k], ids...)
+			}
+		}
+	}
+	res.generated = len(fresh)
 	return res, nil
 }
 

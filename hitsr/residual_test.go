@@ -70,7 +70,7 @@ func TestV2Golden(t *testing.T) {
 			t.Run(spec+"/"+frame, func(t *testing.T) {
 				img := goldenImage(t, gc, frame+".input")
 				f0 := m.Flops()
-				full, err := m.residualFrame(img, []int{0, 1, 2}, true)
+				full, err := m.residualFrame(img, []int{0, 1, 2}, true, false)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -92,7 +92,7 @@ func TestV2Golden(t *testing.T) {
 				}
 
 				f0 = m.Flops()
-				x2, err := m.residualFrame(img, []int{1}, true)
+				x2, err := m.residualFrame(img, []int{1}, true, false)
 				if err != nil {
 					t.Fatal(err)
 				}
