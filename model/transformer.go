@@ -21,7 +21,7 @@ func New(w *Weights) (*Model, error) {
 	if !w.Transformer {
 		return nil, fmt.Errorf("model: weights hold no transformer")
 	}
-	tok, err := tokenizer.New(w.Cfg, w.T, w.B)
+	tok, err := tokenizer.New(w.Cfg.Config, w.T, w.B)
 	if err != nil {
 		return nil, err
 	}

@@ -17,9 +17,6 @@ import (
 	"github.com/x448/float16"
 )
 
-// Config is the model config (docs/model.md §2).
-type Config = tokenizer.Config
-
 // Host is a tensor read from a safetensors file: F32 (from F32/F16/BF16) or I32 data.
 type Host struct {
 	Shape []int
@@ -204,7 +201,7 @@ func Check(f *File) (*Weights, error) {
 		bc.expected(want)
 	}
 	if s, ok := f.Meta["config"]; ok {
-		cfg, err := tokenizer.ParseConfig(s)
+		cfg, err := ParseConfig(s)
 		if err != nil {
 			return nil, fmt.Errorf("weights: %w", err)
 		}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hitsr/hitsr/ml/cpu"
 	"github.com/hitsr/hitsr/model"
-	"github.com/hitsr/hitsr/tokenizer"
 )
 
 // FuzzLoadBytes checks that any bytes either fail LoadBytes with an error naming the file, or
@@ -21,7 +20,7 @@ func FuzzLoadBytes(f *testing.F) {
 	// The smallest valid token-model config, written whole, tokenizer-only and as F16; a backbone.
 	cfg := `{"tile":2,"f":2,"segments":[[1]],"z":1,"vocab":2,"enc_ch":[1],"res_blocks":0,"phi_k":1,` +
 		`"fidelity":"cond","rq":"hit","width":2,"depth":1,"heads":1,"mlp":1,"eps":1e-05}`
-	c, err := tokenizer.ParseConfig(cfg)
+	c, err := model.ParseConfig(cfg)
 	if err != nil {
 		f.Fatal(err)
 	}

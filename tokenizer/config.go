@@ -6,7 +6,8 @@ import (
 	"slices"
 )
 
-// Config is the model config of docs/model.md §2 (JSON in the safetensors metadata "config").
+// Config is the tokenizer's part of the model config (model.Config, docs/model.md §2): the
+// geometry of tiles and token scales, the autoencoder, the quantizer and the decoder.
 type Config struct {
 	Tile      int      `json:"tile"`
 	F         int      `json:"f"`
@@ -18,11 +19,6 @@ type Config struct {
 	PhiK      int      `json:"phi_k"`
 	Fidelity  Fidelity `json:"fidelity"`
 	RQ        RQ       `json:"rq"`
-	Width     int      `json:"width"`
-	Depth     int      `json:"depth"`
-	Heads     int      `json:"heads"`
-	MLP       int      `json:"mlp"`
-	Eps       float64  `json:"eps"`
 	DecCh     int      `json:"dec_ch"`  // v2 decoder width D (fidelity "backbone" only)
 	CondCh    int      `json:"cond_ch"` // v2 condition channels: the backbone's ch (fidelity "backbone" only)
 }
@@ -92,7 +88,7 @@ func parseEnum[E ~uint8](names []string, b []byte) E {
 // V2 reports a model v2 token path: residuals over the fidelity backbone (docs/model.md §10).
 func (c Config) V2() bool { return c.Fidelity == FidelityBackbone }
 
-// ParseConfig decodes and validates a config JSON.
+// ParseConfig decodes and validates the tokenizer's part of a config JSON (other fields are ignored).
 func ParseConfig(s string) (Config, error) {
 	var c Config
 	if err := json.Unmarshal([]byte(s), &c); err != nil {
@@ -122,10 +118,6 @@ func (c Config) Validate() error {
 		{"vocab", c.Vocab, 1, 1 << 20},
 		{"res_blocks", c.ResBlocks, 0, 16},
 		{"phi_k", c.PhiK, 1, 31},
-		{"width", c.Width, 1, 1 << 14},
-		{"depth", c.Depth, 0, 256},
-		{"heads", c.Heads, 1, 256},
-		{"mlp", c.MLP, 1, 16},
 		{"dec_ch", c.DecCh, chLo, 1 << 12},
 		{"cond_ch", c.CondCh, chLo, 1 << 12},
 	} {
@@ -150,10 +142,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: rq is none of %q", rqNames[1:])
 	case c.PhiK%2 != 1:
 		return fmt.Errorf("config: phi_k %d must be odd", c.PhiK)
-	case c.Width%c.Heads != 0:
-		return fmt.Errorf("config: width %d not divisible by heads %d", c.Width, c.Heads)
-	case !(c.Eps >= 0 && c.Eps <= 1):
-		return fmt.Errorf("config: eps %g outside 0..1", c.Eps)
 	}
 	k := 0
 	for n, seg := range c.Segments {

@@ -17,7 +17,7 @@ func TestGolden(t *testing.T) { golden.Run(t, testGolden) }
 
 func testGolden(t *testing.T, b ml.Backend, gc golden.Case) {
 	w := golden.Load(t, gc.Weights, b)
-	tok, err := tokenizer.New(w.Cfg, w.T, b)
+	tok, err := tokenizer.New(w.Cfg.Config, w.T, b)
 	if err != nil {
 		t.Fatal(err)
 	}
