@@ -3,9 +3,11 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/hitsr/hitsr/ml"
+	"github.com/hitsr/hitsr/model/nn"
 )
 
 // BackboneConfig is the fidelity backbone's config (docs/model.md §8), JSON in the safetensors
@@ -47,24 +49,34 @@ func ParseBackboneConfig(s string) (BackboneConfig, error) {
 // Input conv, one 3×3 per block, the 3×3 head, and the bicubic skip's 2 taps (inside it).
 func (c BackboneConfig) Radius() int { return c.KIn/2 + c.Blocks + 1 }
 
-func (c BackboneConfig) expected(m map[string][]int) {
-	conv := func(name string, cout, cin, k int) {
-		m[name+".weight"] = []int{cout, cin, k, k}
-		m[name+".bias"] = []int{cout}
-	}
-	conv("bb.conv_in", c.Ch, 3, c.KIn)
-	for i := 0; i < c.Blocks; i++ {
-		conv(fmt.Sprintf("bb.block.%d", i), c.Ch, c.Ch, 3)
+// BackboneLayers are the backbone's weights (docs/model.md §8): bb.*.
+type BackboneLayers struct {
+	ConvIn nn.Conv2D         // conv_in: k_in × k_in, 3 → ch
+	Blocks []nn.Conv2D       // block.i: 3×3, ch → ch
+	Heads  map[int]nn.Conv2D // head.s per output scale s: 3×3, ch → 3·s²
+}
+
+func newBackboneLayers(d *nn.Decl, c BackboneConfig) BackboneLayers {
+	d = d.Sub("bb")
+	l := BackboneLayers{ConvIn: d.Conv2D("conv_in", c.Ch, 3, c.KIn), Heads: map[int]nn.Conv2D{}}
+	for i := range c.Blocks {
+		l.Blocks = append(l.Blocks, d.Conv2D(fmt.Sprintf("block.%d", i), c.Ch, c.Ch, 3))
 	}
 	for _, s := range c.Scales {
-		conv(fmt.Sprintf("bb.head.%d", s), 3*s*s, c.Ch, 3)
+		l.Heads[s] = d.Conv2D(fmt.Sprintf("head.%d", s), 3*s*s, c.Ch, 3)
 	}
+	return l
+}
+
+// expected adds the backbone's weights, name → shape, to m.
+func (c BackboneConfig) expected(m map[string][]int) {
+	maps.Copy(m, nn.Shapes(func(d *nn.Decl) { newBackboneLayers(d, c) }))
 }
 
 // Backbone is the LR-resolution conv trunk with one depth-to-space head per scale.
 type Backbone struct {
 	Cfg BackboneConfig
-	w   map[string]*ml.Tensor
+	l   BackboneLayers
 	one *ml.Tensor // the constant 1 of x·2 − 1
 	b   ml.Backend
 }
@@ -74,33 +86,32 @@ func NewBackbone(w *Weights) (*Backbone, error) {
 	if w.Backbone == nil {
 		return nil, fmt.Errorf("model: weights hold no backbone")
 	}
+	l, err := nn.Bind(w.T, func(d *nn.Decl) BackboneLayers { return newBackboneLayers(d, *w.Backbone) })
+	if err != nil {
+		return nil, fmt.Errorf("model: backbone: %w", err)
+	}
 	one, err := ml.NewTensor(w.B, ml.F32, []int{1}, []float32{1})
 	if err != nil {
 		return nil, err
 	}
-	return &Backbone{Cfg: *w.Backbone, w: w.T, one: one, b: w.B}, nil
+	return &Backbone{Cfg: *w.Backbone, l: l, one: one, b: w.B}, nil
 }
 
 // Close frees the backbone's constants (not the weights).
 func (bb *Backbone) Close() { ml.Free(bb.b, bb.one) }
 
-func (bb *Backbone) conv(c *ml.Context, x *ml.Tensor, name string) *ml.Tensor {
-	w := bb.w[name+".weight"]
-	return c.Conv2D(x, w, bb.w[name+".bias"], 1, w.Dim(2)/2)
-}
-
 // Features is the trunk [N, Ch, H, W] of x [N, 3, H, W] in [0, 1], after the final ReLU.
 func (bb *Backbone) Features(c *ml.Context, x *ml.Tensor) *ml.Tensor {
-	t := bb.conv(c, c.Sub(c.Scale(x, 2), bb.one), "bb.conv_in")
-	for i := 0; i < bb.Cfg.Blocks; i++ {
-		t = c.Add(t, bb.conv(c, c.ReLU(t), fmt.Sprintf("bb.block.%d", i)))
+	t := bb.l.ConvIn.Forward(c, c.Sub(c.Scale(x, 2), bb.one), 1)
+	for _, b := range bb.l.Blocks {
+		t = c.Add(t, b.Forward(c, c.ReLU(t), 1))
 	}
 	return c.ReLU(t)
 }
 
 // Head is output scale s from the trunk t: bicubic(x, s·H, s·W) + depth-to-space(head_s(t)).
 func (bb *Backbone) Head(c *ml.Context, t, x *ml.Tensor, s int) *ml.Tensor {
-	y := bb.conv(c, t, fmt.Sprintf("bb.head.%d", s))
+	y := bb.l.Heads[s].Forward(c, t, 1)
 	if s == 1 {
 		return c.Add(x, y)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/hitsr/hitsr/ml"
+	"github.com/hitsr/hitsr/model/nn"
 	"github.com/hitsr/hitsr/tokenizer"
 )
 
@@ -14,6 +15,55 @@ type Model struct {
 	Cfg Config
 	W   *Weights
 	Tok *tokenizer.Tokenizer
+	tr  Transformer
+}
+
+// Transformer is the next-scale transformer's weights (docs/model.md §5).
+type Transformer struct {
+	CondProj  nn.Linear    // cond_proj: condition channels (v1 z, v2 cond_ch) → width
+	WordEmbed nn.Linear    // word_embed: z → width
+	Pos       *ml.Tensor   // pos [width, Gmax, Gmax]
+	Start     *ml.Tensor   // start [width]
+	Lvl       *ml.Tensor   // lvl [K+1, width]: condition, then each token scale
+	Blocks    []Block      // blocks.i
+	LnF       nn.LayerNorm // ln_f
+	Head      nn.Linear    // head: width → vocab
+}
+
+// Block is one pre-norm transformer block: blocks.i.*.
+type Block struct {
+	LN1, LN2  nn.LayerNorm // ln1, ln2
+	QKV, Proj nn.Linear    // attn.qkv (width → 3·width), attn.proj
+	FC1, FC2  nn.Linear    // mlp.fc1 (width → mlp·width), mlp.fc2
+}
+
+func newTransformer(d *nn.Decl, c Config) Transformer {
+	w := c.Width
+	condIn := c.Z // v1: the condition latent; v2: the backbone's features
+	if c.V2() {
+		condIn = c.CondCh
+	}
+	t := Transformer{
+		CondProj:  d.Linear("cond_proj", w, condIn),
+		WordEmbed: d.Linear("word_embed", w, c.Z),
+		Pos:       d.Tensor("pos", w, c.Gmax(), c.Gmax()),
+		Start:     d.Tensor("start", w),
+		Lvl:       d.Tensor("lvl", c.K()+1, w),
+		LnF:       d.LayerNorm("ln_f", w),
+		Head:      d.Linear("head", c.Vocab, w),
+	}
+	for i := range c.Depth {
+		b := d.Sub("blocks.%d", i)
+		t.Blocks = append(t.Blocks, Block{
+			LN1:  b.LayerNorm("ln1", w),
+			LN2:  b.LayerNorm("ln2", w),
+			QKV:  b.Linear("attn.qkv", 3*w, w),
+			Proj: b.Linear("attn.proj", w, w),
+			FC1:  b.Linear("mlp.fc1", c.MLP*w, w),
+			FC2:  b.Linear("mlp.fc2", w, c.MLP*w),
+		})
+	}
+	return t
 }
 
 // New builds a model on uploaded weights (the transformer must be present).
@@ -21,24 +71,26 @@ func New(w *Weights) (*Model, error) {
 	if !w.Transformer {
 		return nil, fmt.Errorf("model: weights hold no transformer")
 	}
+	tr, err := nn.Bind(w.T, func(d *nn.Decl) Transformer { return newTransformer(d, w.Cfg) })
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
 	tok, err := tokenizer.New(w.Cfg.Config, w.T, w.B)
 	if err != nil {
 		return nil, err
 	}
-	return &Model{Cfg: w.Cfg, W: w, Tok: tok}, nil
+	return &Model{Cfg: w.Cfg, W: w, Tok: tok, tr: tr}, nil
 }
 
 // Close frees the model's constants (not the weights).
 func (m *Model) Close() { m.Tok.Close() }
 
-func (m *Model) t(name string) *ml.Tensor { return m.W.T[name] }
-
 // posLvl is area_down(pos, p) flattened row-major [p², width] plus lvl[level].
 func (m *Model) posLvl(c *ml.Context, p, level int) *ml.Tensor {
 	w, G := m.Cfg.Width, m.Cfg.Gmax()
-	pos := tokenizer.AreaDown(c, c.Reshape(m.t("pos"), 1, w, G, G), p)
+	pos := tokenizer.AreaDown(c, c.Reshape(m.tr.Pos, 1, w, G, G), p)
 	pos = c.Permute(c.Reshape(pos, w, p*p), 1, 0)
-	return c.Add(pos, c.Slice(m.t("lvl"), 0, level, level+1))
+	return c.Add(pos, c.Slice(m.tr.Lvl, 0, level, level+1))
 }
 
 // tokens flattens a latent grid [B,z,p,p] to a sequence [B,p²,z].
@@ -48,7 +100,7 @@ func tokens(c *ml.Context, x *ml.Tensor) *ml.Tensor {
 
 // EmbedCond embeds the condition cond [B,z (v1) or cond_ch (v2),Gmax,Gmax] → [B,Gmax²,width].
 func (m *Model) EmbedCond(c *ml.Context, cond *ml.Tensor) *ml.Tensor {
-	x := c.Linear(tokens(c, cond), m.t("cond_proj.weight"), m.t("cond_proj.bias"))
+	x := m.tr.CondProj.Forward(c, tokens(c, cond))
 	return c.Add(x, m.posLvl(c, m.Cfg.Gmax(), 0))
 }
 
@@ -59,9 +111,9 @@ func (m *Model) EmbedScale(c *ml.Context, k int, xk *ml.Tensor, B int) *ml.Tenso
 	pl := m.posLvl(c, p, k+1)
 	if k == 0 {
 		zero := c.Input(ml.F32, []int{B, 1, 1}, make([]float32, B))
-		return c.Add(c.Add(zero, c.Reshape(pl, 1, p*p, m.Cfg.Width)), m.t("start"))
+		return c.Add(c.Add(zero, c.Reshape(pl, 1, p*p, m.Cfg.Width)), m.tr.Start)
 	}
-	x := c.Linear(tokens(c, xk), m.t("word_embed.weight"), m.t("word_embed.bias"))
+	x := m.tr.WordEmbed.Forward(c, tokens(c, xk))
 	return c.Add(x, pl)
 }
 
@@ -75,14 +127,8 @@ func (m *Model) block(c *ml.Context, i int, x *ml.Tensor, kv *cache, start int, 
 	cfg := m.Cfg
 	B, T, w, H := x.Dim(0), x.Dim(1), cfg.Width, cfg.Heads
 	d := w / H
-	pre := fmt.Sprintf("blocks.%d.", i)
-	lin := func(x *ml.Tensor, name string) *ml.Tensor {
-		return c.Linear(x, m.t(pre+name+".weight"), m.t(pre+name+".bias"))
-	}
-	ln := func(x *ml.Tensor, name string) *ml.Tensor {
-		return c.LayerNorm(x, m.t(pre+name+".weight"), m.t(pre+name+".bias"), float32(cfg.Eps))
-	}
-	qkv := lin(ln(x, "ln1"), "attn.qkv")
+	l := m.tr.Blocks[i]
+	qkv := l.QKV.Forward(c, l.LN1.Forward(c, x, cfg.Eps))
 	heads := func(j int) *ml.Tensor {
 		return c.Permute(c.Reshape(c.Slice(qkv, 2, j*w, (j+1)*w), B, T, H, d), 0, 2, 1, 3)
 	}
@@ -98,15 +144,14 @@ func (m *Model) block(c *ml.Context, i int, x *ml.Tensor, kv *cache, start int, 
 	}
 	a := c.Attention(heads(0), k, v, limits, n, float32(1/math.Sqrt(float64(d))))
 	a = c.Reshape(c.Permute(a, 0, 2, 1, 3), B, T, w)
-	x = c.Add(x, lin(a, "attn.proj"))
-	h := lin(c.GELU(lin(ln(x, "ln2"), "mlp.fc1")), "mlp.fc2")
+	x = c.Add(x, l.Proj.Forward(c, a))
+	h := l.FC2.Forward(c, c.GELU(l.FC1.Forward(c, l.LN2.Forward(c, x, cfg.Eps))))
 	return c.Add(x, h)
 }
 
 // Head is head(ln_f(x)): logits [B,T,vocab].
 func (m *Model) Head(c *ml.Context, x *ml.Tensor) *ml.Tensor {
-	x = c.LayerNorm(x, m.t("ln_f.weight"), m.t("ln_f.bias"), float32(m.Cfg.Eps))
-	return c.Linear(x, m.t("head.weight"), m.t("head.bias"))
+	return m.tr.Head.Forward(c, m.tr.LnF.Forward(c, x, m.Cfg.Eps))
 }
 
 // Forward is teacher forcing: cond [B,z,Gmax,Gmax], xs the K−1 inputs of scales 1..K−1

@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/hitsr/hitsr/ml"
+	"github.com/hitsr/hitsr/model/nn"
 	"github.com/hitsr/hitsr/tokenizer"
 	"github.com/nlpodyssey/safetensors"
 	"github.com/x448/float16"
@@ -101,90 +102,15 @@ func toHost(tv safetensors.TensorView) (*Host, error) {
 	return h, nil
 }
 
-// Expected lists every weight the config needs, name → shape. tr adds the transformer.
+// Expected lists every weight the config needs, name → shape: what tokenizer.NewLayers and,
+// with tr, the transformer declare.
 func Expected(c Config, tr bool) map[string][]int {
-	m := map[string][]int{}
-	conv := func(name string, cout, cin, k int) {
-		m[name+".weight"] = []int{cout, cin, k, k}
-		m[name+".bias"] = []int{cout}
-	}
-	if c.V2() {
-		residualDecoder(c, conv)
-	} else {
-		autoencoder(c, m, conv)
-	}
-	m["quant.embedding"] = []int{c.Vocab, c.Z}
-	for k := 0; k < c.K(); k++ {
-		conv(fmt.Sprintf("quant.phi.%d", k), c.Z, c.Z, c.PhiK)
-	}
-	if !tr {
-		return m
-	}
-	w := c.Width
-	lin := func(name string, out, in int) {
-		m[name+".weight"] = []int{out, in}
-		m[name+".bias"] = []int{out}
-	}
-	ln := func(name string) { m[name+".weight"], m[name+".bias"] = []int{w}, []int{w} }
-	condIn := c.Z // v1: the condition latent; v2: the backbone's features
-	if c.V2() {
-		condIn = c.CondCh
-	}
-	lin("cond_proj", w, condIn)
-	lin("word_embed", w, c.Z)
-	m["pos"] = []int{w, c.Gmax(), c.Gmax()}
-	m["start"] = []int{w}
-	m["lvl"] = []int{c.K() + 1, w}
-	for i := 0; i < c.Depth; i++ {
-		b := fmt.Sprintf("blocks.%d.", i)
-		ln(b + "ln1")
-		ln(b + "ln2")
-		lin(b+"attn.qkv", 3*w, w)
-		lin(b+"attn.proj", w, w)
-		lin(b+"mlp.fc1", c.MLP*w, w)
-		lin(b+"mlp.fc2", w, c.MLP*w)
-	}
-	ln("ln_f")
-	lin("head", c.Vocab, w)
-	return m
-}
-
-// autoencoder adds model v1's encoder and decoder (docs/model.md §3).
-func autoencoder(c Config, m map[string][]int, conv func(name string, cout, cin, k int)) {
-	res := func(name string, ch int) {
-		conv(name+".conv1", ch, ch, 3)
-		conv(name+".conv2", ch, ch, 3)
-	}
-	ch, L := c.EncCh, len(c.EncCh)
-	conv("enc.conv_in", ch[0], 3, 3)
-	for l := 0; l < L; l++ {
-		for i := 0; i < c.ResBlocks; i++ {
-			res(fmt.Sprintf("enc.down.%d.res.%d", l, i), ch[l])
-			res(fmt.Sprintf("dec.up.%d.res.%d", l, i), ch[l])
+	return nn.Shapes(func(d *nn.Decl) {
+		tokenizer.NewLayers(d, c.Config)
+		if tr {
+			newTransformer(d, c)
 		}
-		conv(fmt.Sprintf("enc.down.%d.conv", l), ch[min(l+1, L-1)], ch[l], 3)
-		conv(fmt.Sprintf("dec.up.%d.conv", l), ch[max(l-1, 0)], ch[l], 3)
-	}
-	res("enc.mid", ch[L-1])
-	conv("enc.conv_out", c.Z, ch[L-1], 3)
-	zin := c.Z
-	if c.Fidelity == tokenizer.FidelityCond {
-		zin *= 2
-	}
-	conv("dec.conv_in", ch[L-1], zin, 3)
-	m["dec.seg_emb"] = []int{c.NSeg(), ch[L-1]}
-	res("dec.mid", ch[L-1])
-	conv("dec.conv_out", 3, ch[0], 3)
-}
-
-// residualDecoder adds model v2's LR-resolution decoder (docs/model.md §10).
-func residualDecoder(c Config, conv func(name string, cout, cin, k int)) {
-	conv("dec.feat", c.DecCh, c.CondCh, 3)
-	for n := range c.NSeg() {
-		conv(fmt.Sprintf("dec.tok.%d", n), c.DecCh, c.Z, 1)
-		conv(fmt.Sprintf("dec.mix.%d", n), c.DecCh, c.DecCh, 1)
-		conv(fmt.Sprintf("dec.out.%d", n), 3<<(2*n), c.DecCh, 1)
-	}
+	})
 }
 
 // Check validates f's configs and tensors. A file holds the backbone (metadata "backbone"),

@@ -1,27 +1,23 @@
 package tokenizer
 
-import (
-	"fmt"
-
-	"github.com/hitsr/hitsr/ml"
-)
+import "github.com/hitsr/hitsr/ml"
 
 // Nearest maps residuals r [B,z,p,p] to code ids I32 [B,p·p] (row-major (y,x)).
 func (t *Tokenizer) Nearest(c *ml.Context, r *ml.Tensor) *ml.Tensor {
 	B, p := r.Dim(0), r.Dim(2)
 	v := c.Reshape(c.Permute(r, 0, 2, 3, 1), B*p*p, t.Cfg.Z)
-	return c.Reshape(c.NearestCode(v, t.w("quant.embedding")), B, p*p)
+	return c.Reshape(c.NearestCode(v, t.l.Quant.Embedding), B, p*p)
 }
 
 // Lookup maps ids I32 [B,p·p] to code vectors [B,z,p,p].
 func (t *Tokenizer) Lookup(c *ml.Context, ids *ml.Tensor, p int) *ml.Tensor {
-	e := c.Gather(t.w("quant.embedding"), ids) // [B, p², z]
+	e := c.Gather(t.l.Quant.Embedding, ids) // [B, p², z]
 	return c.Permute(c.Reshape(e, ids.Dim(0), p, p, t.Cfg.Z), 0, 3, 1, 2)
 }
 
 // Phi is φ_k(h) = 0.5·h + 0.5·conv_k(h).
 func (t *Tokenizer) Phi(c *ml.Context, k int, h *ml.Tensor) *ml.Tensor {
-	return c.Scale(c.Add(h, t.conv(c, h, fmt.Sprintf("quant.phi.%d", k), 1)), 0.5)
+	return c.Scale(c.Add(h, t.l.Quant.Phi[k].Forward(c, h, 1)), 0.5)
 }
 
 // Fhat0 is the empty f̂ for B tiles (a zero context tensor).

@@ -6,59 +6,51 @@ import (
 	"fmt"
 
 	"github.com/hitsr/hitsr/ml"
+	"github.com/hitsr/hitsr/model/nn"
 )
 
-// Tokenizer holds the autoencoder/quantizer weights (names as exported: enc.*, dec.*, quant.*).
+// Tokenizer is the tokenizer's layers on a backend.
 type Tokenizer struct {
 	Cfg Config
-	W   map[string]*ml.Tensor
+	l   Layers
 	one *ml.Tensor // constant [1] = 1
 	b   ml.Backend
 }
 
-// New wraps uploaded weights (validated by the caller, e.g. model.Load) on backend b.
+// New binds the uploaded weights w (by name, as declared by NewLayers) on backend b.
 func New(cfg Config, w map[string]*ml.Tensor, b ml.Backend) (*Tokenizer, error) {
+	l, err := nn.Bind(w, func(d *nn.Decl) Layers { return NewLayers(d, cfg) })
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
 	one, err := ml.NewTensor(b, ml.F32, []int{1}, []float32{1})
 	if err != nil {
 		return nil, err
 	}
-	return &Tokenizer{Cfg: cfg, W: w, one: one, b: b}, nil
+	return &Tokenizer{Cfg: cfg, l: l, one: one, b: b}, nil
 }
 
 // Close frees the tokenizer's own constants (not the weights).
 func (t *Tokenizer) Close() { ml.Free(t.b, t.one) }
 
-func (t *Tokenizer) w(name string) *ml.Tensor {
-	w, ok := t.W[name]
-	if !ok {
-		panic("tokenizer: missing weight " + name) // model.Load validates every name
-	}
-	return w
+// forward is Res(c): x + conv2(act(conv1(act(x)))).
+func (r ResBlock) forward(c *ml.Context, x *ml.Tensor) *ml.Tensor {
+	h := r.Conv1.Forward(c, c.SiLU(x), 1)
+	return c.Add(x, r.Conv2.Forward(c, c.SiLU(h), 1))
 }
 
-// conv is a named conv layer with bias; pad keeps the size at stride 1.
-func (t *Tokenizer) conv(c *ml.Context, x *ml.Tensor, name string, stride int) *ml.Tensor {
-	w := t.w(name + ".weight")
-	return c.Conv2D(x, w, t.w(name+".bias"), stride, w.Dim(2)/2)
-}
-
-// res is Res(c): x + conv2(act(conv1(act(x)))).
-func (t *Tokenizer) res(c *ml.Context, x *ml.Tensor, name string) *ml.Tensor {
-	h := t.conv(c, c.SiLU(x), name+".conv1", 1)
-	return c.Add(x, t.conv(c, c.SiLU(h), name+".conv2", 1))
-}
-
-// Encode is E: images [B,3,S,S] in [0,1] → latents [B,z,S/f,S/f].
+// Encode is E: images [B,3,S,S] in [0,1] → latents [B,z,S/f,S/f] (model v1).
 func (t *Tokenizer) Encode(c *ml.Context, x *ml.Tensor) *ml.Tensor {
-	h := t.conv(c, c.Sub(c.Scale(x, 2), t.one), "enc.conv_in", 1)
-	for l := range t.Cfg.EncCh {
-		for i := 0; i < t.Cfg.ResBlocks; i++ {
-			h = t.res(c, h, fmt.Sprintf("enc.down.%d.res.%d", l, i))
+	e := t.l.Enc
+	h := e.ConvIn.Forward(c, c.Sub(c.Scale(x, 2), t.one), 1)
+	for _, lv := range e.Down {
+		for _, r := range lv.Res {
+			h = r.forward(c, h)
 		}
-		h = t.conv(c, h, fmt.Sprintf("enc.down.%d.conv", l), 2)
+		h = lv.Conv.Forward(c, h, 2)
 	}
-	h = t.res(c, h, "enc.mid")
-	return t.conv(c, c.SiLU(h), "enc.conv_out", 1)
+	h = e.Mid.forward(c, h)
+	return e.ConvOut.Forward(c, c.SiLU(h), 1)
 }
 
 // Decode is D(f̂, cond, n): f̂ and cond [B,z,G,G] (cond unused for fidelity "pure"), lr
@@ -68,18 +60,19 @@ func (t *Tokenizer) Decode(c *ml.Context, fhat, cond *ml.Tensor, n int, lr *ml.T
 	if t.Cfg.Fidelity == FidelityCond {
 		x = c.Concat(1, fhat, cond)
 	}
-	h := t.conv(c, x, "dec.conv_in", 1)
-	emb := c.Slice(t.w("dec.seg_emb"), 0, n, n+1)
+	d := t.l.Dec
+	h := d.ConvIn.Forward(c, x, 1)
+	emb := c.Slice(d.SegEmb, 0, n, n+1)
 	h = c.Add(h, c.Reshape(emb, 1, -1, 1, 1))
-	h = t.res(c, h, "dec.mid")
-	for l := len(t.Cfg.EncCh) - 1; l >= 0; l-- {
-		for i := 0; i < t.Cfg.ResBlocks; i++ {
-			h = t.res(c, h, fmt.Sprintf("dec.up.%d.res.%d", l, i))
+	h = d.Mid.forward(c, h)
+	for l := len(d.Up) - 1; l >= 0; l-- {
+		for _, r := range d.Up[l].Res {
+			h = r.forward(c, h)
 		}
 		h = c.Upsample(h, 2*h.Dim(2), 2*h.Dim(3), ml.Nearest)
-		h = t.conv(c, h, fmt.Sprintf("dec.up.%d.conv", l), 1)
+		h = d.Up[l].Conv.Forward(c, h, 1)
 	}
-	y := t.conv(c, c.SiLU(h), "dec.conv_out", 1)
+	y := d.ConvOut.Forward(c, c.SiLU(h), 1)
 	if t.Cfg.Fidelity == FidelityCond {
 		return c.Add(y, Resize(c, lr, y.Dim(2), ml.Bicubic))
 	}
