@@ -58,11 +58,12 @@ type Model struct {
 	Overlap int    // LR overlap between tiles in pixels (default 4, as evaluate.py)
 	// ReuseTiles makes single-image calls (video frames) reuse earlier calls' work: model v1 the
 	// output of tiles whose input is bit-identical (the result is the same); model v2's full mode
-	// the tokens of tiles whose condition changed by at most ReuseThreshold (temporal.go).
+	// the tokens of tiles whose input changed by at most ReuseThreshold (temporal.go).
 	ReuseTiles bool
-	// ReuseThreshold is the relative L1 change of a tile's condition since its tokens were
-	// generated up to which they are reused (0: identical conditions only, the output equals
-	// no reuse; negative: no token reuse). Default DefaultReuseThreshold.
+	// ReuseThreshold is the mean change of a tile's input (the tile and the backbone's radius
+	// around it; 8-bit levels) since its tokens were generated up to which they are reused (0:
+	// identical inputs only, the output equals no reuse; negative: no token reuse). Default
+	// DefaultReuseThreshold.
 	ReuseThreshold float64
 	// SceneCut is the mean change of a frame from the previous one (8-bit levels of its 8×8 block
 	// means) above which every tile's tokens are generated afresh. Default DefaultSceneCut.

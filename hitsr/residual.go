@@ -153,9 +153,8 @@ type tileGroup struct {
 
 // residualBand runs rows a..b of the padded frame p: the backbone and dec.feat over the band,
 // then the tiles whose rows start at ys (columns xs), in batches of m.Batch, in one Compute.
-// With a token memory (first: the global index of the band's first tile), a first Compute yields
-// the tiles' conditions; the tiles whose condition changed by at most m.ReuseThreshold replay
-// their kept tokens, the others are generated, all in the second Compute.
+// With a token memory (first: the global index of the band's first tile), the tiles whose
+// input changed by at most m.ReuseThreshold replay their kept tokens, the others are generated.
 func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg int, wantIDs bool, mem *tokenMemory, first int) (bandResult, error) {
 	T, h, tok := m.cfg.Tile, b-a, m.m.Tok
 	c := ml.NewContext(m.be)
@@ -177,27 +176,14 @@ func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg 
 			gTiles = append(gTiles, c.Slice(gRow, 3, x, x+T))
 		}
 	}
-	nt, batch, G := len(res.tiles), max(m.Batch, 1), m.cfg.Gmax()
-	var conds []*ml.Tensor // per batch of tiles in order
-	for t0 := 0; t0 < nt; t0 += batch {
-		conds = append(conds, tokenizer.AreaDown(c, c.Concat(0, featTiles[t0:min(t0+batch, nt)]...), G))
-	}
+	nt, batch := len(res.tiles), max(m.Batch, 1)
 	fresh, reused := make([]int, nt), []int(nil)
 	for t := range fresh {
 		fresh[t] = t
 	}
-	per := m.cfg.CondCh * G * G // condition values per tile
-	var condHost []float32
+	var regions [][]float32 // the fresh tiles' inputs, kept with their tokens
 	if mem != nil {
-		condHost = make([]float32, 0, nt*per)
-		for _, cb := range conds {
-			v, err := c.Floats(cb)
-			if err != nil {
-				return res, fmt.Errorf("full pass: %w", err)
-			}
-			condHost = append(condHost, v...)
-		}
-		fresh, reused = mem.splitTiles(first, condHost, per, m.ReuseThreshold)
+		fresh, reused, regions = mem.split(p, first, res.tiles, T, m.bb.Cfg.Radius(), m.ReuseThreshold)
 	}
 	pick := func(ts []*ml.Tensor, idx []int) *ml.Tensor {
 		sel := make([]*ml.Tensor, len(idx))
@@ -209,14 +195,7 @@ func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg 
 	var groups []tileGroup
 	for t0 := 0; t0 < len(fresh); t0 += batch {
 		grp := tileGroup{tiles: fresh[t0:min(t0+batch, len(fresh))]}
-		cond := conds[t0/batch] // without reuse the groups are the batches
-		if mem != nil {
-			v := make([]float32, 0, len(grp.tiles)*per)
-			for _, t := range grp.tiles {
-				v = append(v, condHost[t*per:(t+1)*per]...)
-			}
-			cond = c.Input(ml.F32, []int{len(grp.tiles), m.cfg.CondCh, G, G}, v)
-		}
+		cond := tokenizer.AreaDown(c, pick(featTiles, grp.tiles), m.cfg.Gmax())
 		gen := m.m.GenerateCond(c, cond, nseg)
 		gb := pick(gTiles, grp.tiles)
 		for _, n := range segs {
@@ -278,8 +257,8 @@ func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg 
 		}
 	}
 	if mem != nil {
-		for _, t := range fresh {
-			mem.keep(first+t, condHost[t*per:(t+1)*per], tileIDs[t])
+		for i, t := range fresh {
+			mem.tiles[first+t] = tokenTile{regions[i], tileIDs[t]}
 		}
 		for _, t := range reused {
 			tileIDs[t] = mem.tiles[first+t].ids

@@ -2,23 +2,25 @@ package hitsr
 
 import (
 	"math"
-	"slices"
 
 	"github.com/hitsr/hitsr/ml"
 )
 
 // Temporal token reuse (model v2 full mode, issue 12). Consecutive video frames mostly show the
 // same content, and a token path that re-decides its tokens on every frame flickers. A tile whose
-// transformer condition (its backbone features pooled to Gmax×Gmax) changed by at most
-// ReuseThreshold since its tokens were generated keeps those tokens: they are replayed into f̂ and
-// the decoder runs on the new frame's features, so fidelity follows the frame while the generated
-// detail stays put. Comparing with the condition the tokens came from, not the previous frame's,
-// keeps slow changes from drifting away unnoticed. A scene cut (the frame's mean change above
-// SceneCut) generates every tile afresh.
+// input (the pixels its condition is computed from: the tile and the backbone's radius around
+// it) changed by at most ReuseThreshold since its tokens were generated keeps those tokens: they
+// are replayed into f̂ and the decoder runs on the new frame's features, so fidelity follows the
+// frame while the generated detail stays put. Comparing with the input the tokens came from, not
+// the previous frame's, keeps slow changes from drifting away unnoticed. A scene cut (the
+// frame's mean change above SceneCut) generates every tile afresh. The change is measured on the
+// pixels, in 8-bit levels, rather than on the backbone's features: on a still camera's noise the
+// features' relative change is as large as on a moving scene's, the pixels' is several times
+// smaller; and every tile's fate is known before the band's one Compute.
 
 // Defaults of Model.ReuseThreshold and Model.SceneCut (measured: BenchmarkTemporalReuse).
 const (
-	DefaultReuseThreshold = 0.1
+	DefaultReuseThreshold = 1.0
 	DefaultSceneCut       = 12
 )
 
@@ -26,7 +28,7 @@ const (
 const sigBlock = 8
 
 // tokenMemory is what earlier frames of a video leave for the next (single-image calls with
-// ReuseTiles): per tile the tokens and the condition they came from, and the previous frame's
+// ReuseTiles): per tile the tokens and the input they came from, and the previous frame's
 // signature. It holds for one padded frame size and one number of generated segments.
 type tokenMemory struct {
 	w, h, nseg int
@@ -34,11 +36,11 @@ type tokenMemory struct {
 	tiles      []tokenTile // per tile, in origin order (row-major)
 }
 
-// tokenTile is one tile's tokens per scale (p_k² ids each) and the condition they came from;
-// no ids: nothing to reuse.
+// tokenTile is one tile's tokens per scale (p_k² ids each) and the input they came from (see
+// tileInput); no ids: nothing to reuse.
 type tokenTile struct {
-	cond []float32
-	ids  [][]int32
+	input []float32
+	ids   [][]int32
 }
 
 // tokenMemoryFor is the memory that frame p (nseg segments generated) may reuse: nil when reuse
@@ -63,24 +65,28 @@ func (m *Model) tokenMemoryFor(p padded, nseg int) *tokenMemory {
 	return mem
 }
 
-// reusable reports whether tile i (cond: its condition now) keeps its tokens.
-func (mem *tokenMemory) reusable(i int, cond []float32, threshold float64) bool {
-	t := mem.tiles[i]
-	return t.ids != nil && condChange(cond, t.cond) <= threshold
+// tileInput is the pixels of p that the condition of the tile at org (side T) depends on: the
+// tile and r pixels around it (the backbone's radius), clipped to the frame, planar RGB.
+func tileInput(p padded, org [2]int, T, r int) []float32 {
+	y0, y1 := max(org[0]-r, 0), min(org[0]+T+r, p.h)
+	x0, x1 := max(org[1]-r, 0), min(org[1]+T+r, p.w)
+	out := make([]float32, 0, 3*(y1-y0)*(x1-x0))
+	for c := range 3 {
+		for y := y0; y < y1; y++ {
+			out = append(out, p.pix[(c*p.h+y)*p.w+x0:][:x1-x0]...)
+		}
+	}
+	return out
 }
 
-// condChange is the relative L1 change of a condition from ref: Σ|c−ref| / Σ|ref| (0 only when
-// they are equal, +Inf when ref is all zeros and c is not).
-func condChange(c, ref []float32) float64 {
-	var d, s float64
-	for i, r := range ref {
-		d += math.Abs(float64(c[i] - r))
-		s += math.Abs(float64(r))
+// inputChange is the mean absolute difference of two tile inputs in 8-bit levels (0 only when
+// they are equal).
+func inputChange(a, b []float32) float64 {
+	var d float64
+	for i, v := range b {
+		d += math.Abs(float64(a[i] - v))
 	}
-	if d == 0 {
-		return 0
-	}
-	return d / s
+	return 255 * d / float64(len(b))
 }
 
 // signature is the means of a padded frame's sigBlock×sigBlock blocks per channel (edge blocks
@@ -108,30 +114,23 @@ func signature(p padded) []float32 {
 }
 
 // sigChange is the mean absolute difference of two signatures in 8-bit levels.
-func sigChange(a, b []float32) float64 {
-	var d float64
-	for i := range a {
-		d += math.Abs(float64(a[i] - b[i]))
-	}
-	return 255 * d / float64(len(a))
-}
+func sigChange(a, b []float32) float64 { return inputChange(a, b) }
 
-// splitTiles divides a band's tiles (first: the global index of its first tile; conds: their
-// conditions, per elements each) into those whose tokens are generated and those reused.
-func (mem *tokenMemory) splitTiles(first int, conds []float32, per int, threshold float64) (fresh, reused []int) {
-	for t := range len(conds) / per {
-		if mem.reusable(first+t, conds[t*per:(t+1)*per], threshold) {
+// split divides a band's tiles (origins tiles, side T; first: the global index of the first) of
+// frame p into those whose tokens are generated and those reused (indices into tiles): a tile is
+// reused when it has tokens and its input (r: the backbone's radius) changed by at most
+// threshold. inputs are the fresh tiles' inputs, to keep with their tokens.
+func (mem *tokenMemory) split(p padded, first int, tiles [][2]int, T, r int, threshold float64) (fresh, reused []int, inputs [][]float32) {
+	for t, org := range tiles {
+		in := tileInput(p, org, T, r)
+		if kept := mem.tiles[first+t]; kept.ids != nil && inputChange(in, kept.input) <= threshold {
 			reused = append(reused, t)
-		} else {
-			fresh = append(fresh, t)
+			continue
 		}
+		fresh = append(fresh, t)
+		inputs = append(inputs, in)
 	}
-	return fresh, reused
-}
-
-// keep records a tile's freshly generated tokens and the condition they came from.
-func (mem *tokenMemory) keep(i int, cond []float32, ids [][]int32) {
-	mem.tiles[i] = tokenTile{slices.Clone(cond), ids}
+	return fresh, reused, inputs
 }
 
 // idsInput uploads the kept tokens of a band's tiles (first: the band's first global index) as

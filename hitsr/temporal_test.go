@@ -145,14 +145,15 @@ func TestTokenReuseResets(t *testing.T) {
 		t.Errorf("×4 after a ×2-only frame: %d of 30 tiles generated", ran)
 	}
 
-	// the corner changes the conditions of the tiles at (0|8, 0|8), much only in the tile at (0, 0)
+	// the corner changes the inputs of the tiles at (0|8, 0|8) (the backbone's radius is 5) by
+	// 14.1, 4.3, 4.0 and 1.2 levels
 	m.ReuseThreshold = 0
 	if _, ran, reused := videoPass(t, m, withCorner(a, 5)); ran != 4 || reused != 26 {
 		t.Errorf("changed corner, threshold 0: %d tiles generated, %d replayed; want 4 and 26", ran, reused)
 	}
-	m.ReuseThreshold = 0.05
+	m.ReuseThreshold = 5
 	if _, ran, reused := videoPass(t, m, a); ran != 1 || reused != 29 {
-		t.Errorf("corner back, threshold 0.05: %d tiles generated, %d replayed; want 1 and 29", ran, reused)
+		t.Errorf("corner back, threshold 5: %d tiles generated, %d replayed; want 1 and 29", ran, reused)
 	}
 }
 
@@ -176,10 +177,12 @@ func TestSignature(t *testing.T) {
 	if d := sigChange(sig, sig); d != 0 {
 		t.Errorf("change from itself %g", d)
 	}
-	if d := condChange([]float32{1, 2}, []float32{1, 2}); d != 0 {
-		t.Errorf("condChange of equal conditions %g", d)
+	if d := inputChange([]float32{0.5, 0.25, 1}, []float32{0.5, 0.5, 0}); math.Abs(d-255*1.25/3) > 1e-9 {
+		t.Errorf("inputChange %g, want %g", d, 255*1.25/3)
 	}
-	if d := condChange([]float32{1.5, -2}, []float32{1, -2}); math.Abs(d-0.5/3) > 1e-12 {
-		t.Errorf("condChange %g, want %g", d, 0.5/3)
+	// a tile's input is the tile and the radius around it, clipped to the frame
+	in := tileInput(p, [2]int{0, 8}, 8, 2)
+	if len(in) != 3*10*12 || in[0] != img.Pix[6] || in[3*10*12-1] != img.Pix[2*20*11+9*20+17] {
+		t.Errorf("tile input: %d values, first %g, last %g", len(in), in[0], in[len(in)-1])
 	}
 }

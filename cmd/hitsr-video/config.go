@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,6 +124,15 @@ var table = []setting{
 		field: func(s *settings) any { return &s.mode }},
 	{name: "batch", arg: "N", def: hitsr.DefaultBatch, min: 1, cmds: cmdAll, help: "tiles per model call",
 		field: func(s *settings) any { return &s.batch }},
+	{name: "reuse", def: true, cmds: cmdUpscale,
+		help:  "reuse earlier frames' work on still tiles: full mode keeps a tile's tokens while its input stays within --reuse-threshold (false: every tile every frame)",
+		field: func(s *settings) any { return &s.reuse }},
+	{name: "reuse-threshold", arg: "F", def: hitsr.DefaultReuseThreshold, cmds: cmdUpscale,
+		help:  "mean change of a tile's input (8-bit levels) since its tokens were generated up to which they are reused (0: identical tiles only, output as without reuse)",
+		field: func(s *settings) any { return &s.reuseThreshold }},
+	{name: "scene-cut", arg: "F", def: float64(hitsr.DefaultSceneCut), cmds: cmdUpscale,
+		help:  "mean change of a frame from the previous one (8-bit levels of 8×8 block means) above which every tile's tokens are generated afresh",
+		field: func(s *settings) any { return &s.sceneCut }},
 	{name: "config", arg: "FILE", def: "", cmds: cmdAny, notInFile: true,
 		help:  "YAML config; without it, the first of ./hitsr.yaml, $XDG_CONFIG_HOME/hitsr/config.yaml, /etc/hitsr/config.yaml",
 		field: func(s *settings) any { return &s.cfgFile }},
@@ -154,6 +164,8 @@ type settings struct {
 	ladder                            string
 	hlsTime, hlsListSize              int
 	inputTimeout                      int
+	reuse                             bool
+	reuseThreshold, sceneCut          float64
 }
 
 func envName(name string) string {
@@ -173,6 +185,8 @@ func newFlagSet(cmd command) *pflag.FlagSet {
 			fs.StringP(e.name, e.short, d, e.help)
 		case int:
 			fs.IntP(e.name, e.short, d, e.help)
+		case float64:
+			fs.Float64P(e.name, e.short, d, e.help)
 		case bool:
 			fs.BoolP(e.name, e.short, d, e.help)
 		case []string:
@@ -272,6 +286,10 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 			}
 		case *bool:
 			*p, err = cast.ToBoolE(raw)
+		case *float64: // ≥ min (no upper bound)
+			if *p, err = cast.ToFloat64E(raw); err == nil && !(*p >= float64(e.min)) || math.IsInf(*p, 1) {
+				return nil, nil, fail(exitUsage, "%s %g: out of range (≥ %d)", source(e.name), *p, e.min)
+			}
 		case *[]string:
 			switch str, ok := raw.(string); {
 			case fs.Changed(e.name): // as given (viper would re-split it as CSV)
@@ -306,6 +324,8 @@ func kindOf(def any) string {
 	switch def.(type) {
 	case int:
 		return "an integer"
+	case float64:
+		return "a number"
 	case bool:
 		return "true or false"
 	case []string:

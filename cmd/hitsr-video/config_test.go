@@ -35,6 +35,10 @@ func TestFlagTable(t *testing.T) {
 			}
 		case bool:
 			vals = [3]string{"true", "false", "true"}
+		case float64:
+			for i := range vals {
+				vals[i] = fmt.Sprint(float64(e.min) + 0.25 + float64(i))
+			}
 		case []string:
 			vals = [3]string{"", "1x.mkv", "2x.mkv"}
 		case string:
@@ -125,6 +129,12 @@ func TestFlagTable(t *testing.T) {
 	if _, _, err := loadSettings(cmdUpscale, []string{"--out", "2x.mkv"}); err == nil || !strings.Contains(err.Error(), "HITSR_CRF 99: out of range") {
 		t.Errorf("HITSR_CRF=99: %v", err)
 	}
+	os.Unsetenv("HITSR_CRF")
+	for _, v := range []string{"-0.5", "NaN", "+Inf"} {
+		if _, _, err := loadSettings(cmdUpscale, []string{"--out", "2x.mkv", "--reuse-threshold", v}); err == nil || !strings.Contains(err.Error(), "--reuse-threshold") {
+			t.Errorf("--reuse-threshold %s: %v", v, err)
+		}
+	}
 }
 
 // reflectValue dereferences a settings field pointer.
@@ -135,6 +145,8 @@ func reflectValue(p any) any {
 	case *int:
 		return *p
 	case *bool:
+		return *p
+	case *float64:
 		return *p
 	case *[]string:
 		if len(*p) == 0 {

@@ -165,7 +165,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	if notice != "" {
 		log.Info(notice)
 	}
-	m.ReuseTiles = true // static tiles of consecutive frames skip the model
+	m.ReuseTiles, m.ReuseThreshold, m.SceneCut = s.reuse, s.reuseThreshold, s.sceneCut // still tiles of consecutive frames reuse work
 	start := time.Now()
 	st, err := p.Run(stop, m)
 	bar.finish()
@@ -186,6 +186,6 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	}
 	log.Info("done", zap.Int("frames", st.Done), zap.Int("decoded", st.Decoded), zap.String("mode", m.Mode.String()), zap.Int("degraded", st.Degraded), zap.Int("dropped", st.Dropped),
 		zap.Duration("elapsed", time.Since(start).Round(time.Millisecond)), zap.Float64("fps", round2(fps)),
-		zap.Int("tiles_run", m.TilesRun), zap.Int("tiles_reused", m.TilesReused))
+		zap.Int("tiles_run", m.TilesRun), zap.Int("tiles_reused", m.TilesReused), zap.Int("scene_cuts", m.SceneCuts))
 	return nil
 }
