@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,7 +31,8 @@ import (
 // without reuse. Per-frame values go to temporal.csv and the plot of one clip
 // (HITSR_PLOT_CLIP, default car-detection, ×4) to temporal.png in HITSR_BENCH_OUT (default a
 // temporary folder; the paths are printed). The model: HITSR_V2_MODEL, default the shipped model
-// when it is a model v2 file (skipped otherwise); CPU.
+// when it is a model v2 file (skipped otherwise); CPU. HITSR_BENCH_CLIPS=a,b runs only the clips
+// named. The methods take turns frame by frame, so that a varying load hits them alike.
 func BenchmarkTemporalReuse(b *testing.B) {
 	fftest.Need(b, "ffmpeg")
 	path := cmp.Or(os.Getenv("HITSR_V2_MODEL"), shippedModel)
@@ -43,6 +45,9 @@ func BenchmarkTemporalReuse(b *testing.B) {
 	}
 	data := cmp.Or(os.Getenv("HITSR_DATA"), "/work/shared/data")
 	clips, _ := filepath.Glob(filepath.Join(data, "video", "*"))
+	if only := os.Getenv("HITSR_BENCH_CLIPS"); only != "" {
+		clips = slices.DeleteFunc(clips, func(c string) bool { return !strings.Contains(only, clipName(c)) })
+	}
 	if len(clips) == 0 {
 		b.Skipf("no clips in %s/video", data)
 	}
@@ -81,14 +86,14 @@ func BenchmarkTemporalReuse(b *testing.B) {
 	rows.Write([]string{"clip", "scale", "method", "frame", "psnr_y", "flicker"})
 	const lrW, lrH = 160, 90
 	for _, clip := range clips {
-		name := strings.TrimSuffix(filepath.Base(clip), filepath.Ext(clip))
+		name := clipName(clip)
 		for _, s := range []int{2, 4} {
 			hrs := clipFrames(b, clip, lrW*s, lrH*s, frames)
 			lrs := make([]*imageio.Image, len(hrs))
 			for i, hr := range hrs {
 				lrs[i] = &imageio.Image{W: lrW, H: lrH, C: 3, Pix: metrics.Degrade(hr.Pix, hr.H, hr.W, s)}
 			}
-			methods := []temporalMethod{
+			methods := []*temporalMethod{
 				{name: "bicubic", up: func(lr *imageio.Image) (*imageio.Image, error) {
 					return &imageio.Image{W: lrW * s, H: lrH * s, C: 3, Pix: metrics.Bicubic(lr.Pix, lrH, lrW, lrH*s, lrW*s)}, nil
 				}},
@@ -96,14 +101,22 @@ func BenchmarkTemporalReuse(b *testing.B) {
 				{name: "full", mode: Full, threshold: -1},
 			}
 			for _, th := range thresholds {
-				methods = append(methods, temporalMethod{name: fmt.Sprintf("reuse %g", th), mode: Full, threshold: th})
+				methods = append(methods, &temporalMethod{name: fmt.Sprintf("reuse %g", th), mode: Full, threshold: th})
+			}
+			// frame by frame, every method in turn: a varying load on the machine hits all alike
+			var prevHR []float64
+			for i, hr := range hrs {
+				yHR, _, _ := metrics.Y(hr.Pix, hr.H, hr.W, s)
+				for _, mt := range methods {
+					if err := mt.frame(m, lrs[i], hr, s, yHR, prevHR); err != nil {
+						b.Fatal(err)
+					}
+				}
+				prevHR = yHR
 			}
 			var full temporalResult
 			for _, mt := range methods {
-				r, err := mt.run(m, lrs, hrs, s)
-				if err != nil {
-					b.Fatal(err)
-				}
+				r := mt.res
 				for i := range hrs {
 					rows.Write([]string{name, strconv.Itoa(s), mt.name, strconv.Itoa(i), fmt.Sprint(r.psnr[i]), fmt.Sprint(r.flicker[i])})
 				}
@@ -130,7 +143,8 @@ func BenchmarkTemporalReuse(b *testing.B) {
 	}
 	fmt.Println("per-frame values:", csvPath)
 	plot := filepath.Join(out, "temporal.png")
-	cmd := exec.Command("python3", "../scripts/plot_temporal.py", csvPath, cmp.Or(os.Getenv("HITSR_PLOT_CLIP"), "car-detection"), "4", plot)
+	// Debian's python3 (python3-matplotlib); the one on PATH may lack it
+	cmd := exec.Command("/usr/bin/python3", "../scripts/plot_temporal.py", csvPath, cmp.Or(os.Getenv("HITSR_PLOT_CLIP"), "car-detection"), "4", plot)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("plot: %v\n%s", err, msg)
 	}
@@ -138,28 +152,34 @@ func BenchmarkTemporalReuse(b *testing.B) {
 }
 
 // temporalMethod is one way of upscaling a clip: a host function, fidelity mode, or full mode
-// without token reuse (threshold < 0) or with it at threshold.
+// without token reuse (threshold < 0) or with it at threshold (its token memory kept between
+// frames); res accumulates its results.
 type temporalMethod struct {
 	name      string
 	up        func(*imageio.Image) (*imageio.Image, error)
 	mode      Mode
 	threshold float64
+	mem       *tokenMemory
+	res       temporalResult
+	prevY     []float64
 }
 
-// temporalResult is a method's per-frame PSNR-Y and flicker (frame 0: none), its wall time and,
-// for full mode, the transformer evaluations, the tiles replayed and the scene cuts.
+// temporalResult is a method's per-frame PSNR-Y and flicker (frame 0: NaN), its time and, for
+// full mode, its counted FLOPs, transformer evaluations, tiles replayed and scene cuts.
 type temporalResult struct {
 	psnr, flicker           []float64
 	wall, cpu               time.Duration // wall and process CPU time of the upscaling
-	flops                   float64       // counted model arithmetic
+	flops                   float64
 	generated, reused, cuts int
 }
 
-func (mt temporalMethod) run(m *Model, lrs, hrs []*imageio.Image, s int) (temporalResult, error) {
+// frame upscales lr, scores it against hr (yHR: its Y; prevHR: the previous frame's, nil first).
+func (mt *temporalMethod) frame(m *Model, lr, hr *imageio.Image, s int, yHR, prevHR []float64) error {
 	up := mt.up
 	if up == nil {
 		m.Mode = mt.mode
-		m.ReuseTiles, m.ReuseThreshold, m.tokens = mt.threshold >= 0, mt.threshold, nil
+		m.ReuseTiles, m.ReuseThreshold, m.tokens = mt.threshold >= 0, mt.threshold, mt.mem
+		defer func() { mt.mem, m.tokens = m.tokens, nil }()
 		up = func(lr *imageio.Image) (*imageio.Image, error) {
 			o, err := m.Upscale(lr, s)
 			if err != nil {
@@ -168,42 +188,39 @@ func (mt temporalMethod) run(m *Model, lrs, hrs []*imageio.Image, s int) (tempor
 			return o[0], nil
 		}
 	}
+	r := &mt.res
 	run, reused, cuts, flops := m.TilesRun, m.TilesReused, m.SceneCuts, m.Flops()
-	var r temporalResult
-	var prevY, prevHR []float64
-	for i, lr := range lrs {
-		t0, c0 := time.Now(), cpuTime()
-		o, err := up(lr)
-		if err != nil {
-			return r, err
-		}
-		r.wall += time.Since(t0)
-		r.cpu += cpuTime() - c0
-		hr := hrs[i]
-		r.psnr = append(r.psnr, metrics.PSNRY(o.Pix, hr.Pix, hr.H, hr.W, s))
-		y, _, _ := metrics.Y(o.Pix, hr.H, hr.W, s)
-		yHR, _, _ := metrics.Y(hr.Pix, hr.H, hr.W, s)
-		fl := math.NaN()
-		if prevY != nil {
-			fl = 0
-			for k := range y {
-				fl += math.Abs((y[k] - prevY[k]) - (yHR[k] - prevHR[k]))
-			}
-			fl /= float64(len(y))
-		}
-		r.flicker = append(r.flicker, fl)
-		prevY, prevHR = y, yHR
+	t0, c0 := time.Now(), cpuTime()
+	o, err := up(lr)
+	if err != nil {
+		return err
 	}
-	r.generated, r.reused, r.cuts, r.flops = m.TilesRun-run, m.TilesReused-reused, m.SceneCuts-cuts, m.Flops()-flops
-	m.ReuseTiles, m.ReuseThreshold, m.tokens = false, DefaultReuseThreshold, nil
-	return r, nil
+	r.wall += time.Since(t0)
+	r.cpu += cpuTime() - c0
+	r.generated += m.TilesRun - run
+	r.reused += m.TilesReused - reused
+	r.cuts += m.SceneCuts - cuts
+	r.flops += m.Flops() - flops
+	r.psnr = append(r.psnr, metrics.PSNRY(o.Pix, hr.Pix, hr.H, hr.W, s))
+	y, _, _ := metrics.Y(o.Pix, hr.H, hr.W, s)
+	fl := math.NaN()
+	if prevHR != nil {
+		fl = 0
+		for k := range y {
+			fl += math.Abs((y[k] - mt.prevY[k]) - (yHR[k] - prevHR[k]))
+		}
+		fl /= float64(len(y))
+	}
+	r.flicker = append(r.flicker, fl)
+	mt.prevY = y
+	return nil
 }
 
 // clipFrames is n frames of clip from 1 s in, scaled to w×h (Lanczos), as RGB images.
 func clipFrames(b testing.TB, clip string, w, h, n int) []*imageio.Image {
 	raw := filepath.Join(b.TempDir(), "frames.rgb")
 	fftest.FFmpeg(b, "-ss", "1", "-i", clip, "-frames:v", strconv.Itoa(n), "-vf", fmt.Sprintf("scale=%d:%d:flags=lanczos", w, h),
-		"-f", "rawvideo", "-pix_fmt", "rgb24", raw)
+		"-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", raw) // the clip's frames, none duplicated
 	buf, err := os.ReadFile(raw)
 	if err != nil {
 		b.Fatal(err)
@@ -224,6 +241,8 @@ func clipFrames(b testing.TB, clip string, w, h, n int) []*imageio.Image {
 	}
 	return out
 }
+
+func clipName(path string) string { return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) }
 
 func mean(v []float64) float64 {
 	s := 0.0
