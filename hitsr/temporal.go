@@ -21,7 +21,7 @@ import (
 // Defaults of Model.ReuseThreshold and Model.SceneCut (measured: BenchmarkTemporalReuse).
 const (
 	DefaultReuseThreshold = 1.0
-	DefaultSceneCut       = 12
+	DefaultSceneCut       = 20
 )
 
 // sigBlock is the side of the blocks whose means make a frame's scene-cut signature.
