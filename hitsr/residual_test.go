@@ -28,7 +28,10 @@ func TestTileOrigins(t *testing.T) {
 
 // v2Models loads the v2 golden model in full mode on the CPU and on Vulkan device 0 (skipped with
 // a log line when it does not open).
-func v2Models(t *testing.T) map[string]*Model {
+func v2Models(t *testing.T) map[string]*Model { return v2ModelsOf(t, v2Model) }
+
+// v2ModelsOf is v2Models for the model file at path.
+func v2ModelsOf(t *testing.T, path string) map[string]*Model {
 	ms := map[string]*Model{}
 	for _, spec := range []string{"cpu", "vulkan:0"} {
 		be, _, err := device.Open(spec)
@@ -36,7 +39,7 @@ func v2Models(t *testing.T) map[string]*Model {
 			t.Logf("%s not tested: %v", spec, err)
 			continue
 		}
-		m, err := LoadOn(v2Model, be)
+		m, err := LoadOn(path, be)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,17 +60,29 @@ func goldenImage(t *testing.T, gc golden.Case, name string) *imageio.Image {
 }
 
 // The v2 full pass matches train/hitsr/fullv2.py's upscale() on a frame with shifted edge tiles
-// and on one smaller than a tile: token ids equal, images within the golden tolerances. A ×2-only
-// pass (early exit) equals the full pass's ×1/×2 with fewer FLOPs.
+// and on one smaller than a tile (the tiny golden model), and on a frame of the shipped model:
+// token ids equal, images within the golden tolerances. A ×2-only pass (early exit) equals the
+// full pass's ×1/×2 with fewer FLOPs.
 func TestV2Golden(t *testing.T) {
-	f, err := model.ReadFile(filepath.Join(golden.Root, "testdata/golden/v2_io.safetensors"))
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []struct{ name, io, weights string }{
+		{"tiny", "v2_io", v2Model},
+		{"shipped", "shipped_v2_io", shippedModel},
+	} {
+		f, err := model.ReadFile(filepath.Join(golden.Root, "testdata/golden", c.io+".safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testV2Golden(t, golden.Case{Name: c.name, Weights: c.weights, IO: f}, v2ModelsOf(t, c.weights))
 	}
-	gc := golden.Case{Name: "v2", Weights: v2Model, IO: f}
-	for spec, m := range v2Models(t) {
+}
+
+func testV2Golden(t *testing.T, gc golden.Case, models map[string]*Model) {
+	for spec, m := range models {
 		for _, frame := range []string{"a", "b"} {
-			t.Run(spec+"/"+frame, func(t *testing.T) {
+			if _, ok := gc.IO.Tensors[frame+".input"]; !ok {
+				continue
+			}
+			t.Run(gc.Name+"/"+spec+"/"+frame, func(t *testing.T) {
 				img := goldenImage(t, gc, frame+".input")
 				f0 := m.Flops()
 				full, err := m.residualFrame(img, []int{0, 1, 2}, true, false)
