@@ -82,10 +82,10 @@ func BenchmarkLiveLatency(b *testing.B) {
 	if err := <-runErr; err != nil {
 		b.Fatal(err)
 	}
-	recvErr := <-recvErr // 3 s after the last packet
+	err = <-recvErr // 3 s after the last packet
 	b.StopTimer()
-	if recvErr != nil && !errors.Is(recvErr, astiav.ErrExit) {
-		b.Logf("receiver: %v", recvErr)
+	if err != nil && !errors.Is(err, astiav.ErrExit) {
+		b.Logf("receiver: %v", err)
 	}
 
 	mu.Lock()
