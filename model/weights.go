@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"slices"
-	"sort"
 
 	"github.com/hitsr/hitsr/ml"
 	"github.com/hitsr/hitsr/model/nn"
@@ -151,7 +150,7 @@ func Check(f *File) (*Weights, error) {
 	if w.Backbone == nil && !w.Tokens {
 		return nil, fmt.Errorf("weights: no config in __metadata__ (want \"backbone\" and/or \"config\")")
 	}
-	for _, name := range sortedKeys(want) {
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		h, ok := f.Tensors[name]
 		switch {
 		case !ok:
@@ -162,12 +161,12 @@ func Check(f *File) (*Weights, error) {
 			return nil, fmt.Errorf("weights: %s has shape %v, config wants %v", name, h.Shape, want[name])
 		}
 	}
-	for _, name := range sortedKeys(f.Tensors) {
+	for _, name := range slices.Sorted(maps.Keys(f.Tensors)) {
 		if _, ok := want[name]; !ok {
 			return nil, fmt.Errorf("weights: unexpected tensor %s %v", name, f.Tensors[name].Shape)
 		}
 	}
-	w.names = sortedKeys(want)
+	w.names = slices.Sorted(maps.Keys(want))
 	return w, nil
 }
 
@@ -189,15 +188,6 @@ func checkV2Base(c Config, bb *BackboneConfig) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
 }
 
 // Weights are a model's tensors uploaded once (as F32) to a backend.
