@@ -47,6 +47,7 @@ const (
 	OpCast
 	OpYUVToRGB
 	OpRGBToYUV
+	OpSampleTopK
 	NumOps // the number of ops; a new op goes above it, its name in opNames
 )
 
@@ -55,7 +56,7 @@ const (
 var opNames = [...]string{"matmul", "conv2d", "group_norm", "layer_norm", "unary", "softmax",
 	"attention", "add", "sub", "mul", "scale", "upsample", "area_down", "nearest_code", "gather",
 	"argmax", "pixel_shuffle", "concat", "slice", "set_slice", "permute", "cast", "yuv420p_to_rgb",
-	"rgb_to_yuv420p"}
+	"rgb_to_yuv420p", "sample_topk"}
 
 var _ [NumOps]string = opNames
 
@@ -109,6 +110,8 @@ type Params struct {
 	R              int          // pixel_shuffle factor
 	Color          ColorSpec    // yuv conversions
 	W, H           int          // yuv420p_to_rgb frame size
+	TopK           int          // sample_topk: candidates kept
+	Temperature    float32      // sample_topk: divides the logits
 }
 
 // Node is one recorded op: Out = Op(In...; P). Optional inputs are nil.

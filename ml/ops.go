@@ -2,6 +2,7 @@ package ml
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -327,6 +328,29 @@ func (c *Context) Argmax(x *Tensor) *Tensor {
 		out = []int{1}
 	}
 	return c.record(OpArgmax, Params{}, I32, append([]int(nil), out...), x)
+}
+
+// SampleTopK draws one index per row of logits x [..., V] (f32) by inverse CDF, with u (f32, one
+// value in [0, 1) per row, in row order) as the uniform: order the row by value, larger
+// first and lower index first on ties, keep the first k (1 ≤ k ≤ V), w_j = exp((x_j − x_0)/T)
+// (T > 0) summed in that order to c_j; the result is the index of the first j with
+// c_j > u·c_{k−1} (the k-th if none), as I32 with argmax's shape. k = 1 is argmax.
+func (c *Context) SampleTopK(x, u *Tensor, k int, temperature float32) *Tensor {
+	const op = "sample_topk"
+	if !c.ok(op, x, u) {
+		return &Tensor{ctx: c}
+	}
+	if x.dtype != F32 || u.dtype != F32 || u.Len()*x.Dim(-1) != x.Len() {
+		return c.fail(op, "want f32 logits [..., V] and one f32 uniform per row, got %s", shapeStr(x, u))
+	}
+	if k < 1 || k > x.Dim(-1) || !(temperature > 0) || math.IsInf(float64(temperature), 1) {
+		return c.fail(op, "k %d of %d logits and temperature %g: want 1 ≤ k ≤ V and 0 < T < ∞", k, x.Dim(-1), temperature)
+	}
+	out := x.shape[:x.Rank()-1]
+	if len(out) == 0 {
+		out = []int{1}
+	}
+	return c.record(OpSampleTopK, Params{TopK: k, Temperature: temperature}, I32, append([]int(nil), out...), x, u)
 }
 
 // PixelShuffle rearranges x [N, C·r², H, W] to [N, C, H·r, W·r] (PyTorch PixelShuffle).

@@ -23,6 +23,7 @@
 //	nearest_code    x, codebook, idx           F16        VQ argmin
 //	gather          table, ids, y              F16        embedding rows, zeros out of range
 //	argmax          x, idx                     -          last axis, lowest index on ties
+//	sample_topk     x, u, idx                  -          last axis, top-k inverse-CDF draw
 //	pixel_shuffle   x, y                       -
 //	copy            src, dst                   ES         strided rank-4 region copy (layout ops)
 //	cast            src, dst                   TOH        f32 <-> f16, round to nearest even

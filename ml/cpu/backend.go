@@ -179,6 +179,8 @@ func (be *Backend) run(n *ml.Node) error {
 		gather(n)
 	case ml.OpArgmax:
 		argmax(n)
+	case ml.OpSampleTopK:
+		sampleTopK(n)
 	case ml.OpPixelShuffle, ml.OpConcat, ml.OpSlice, ml.OpSetSlice, ml.OpPermute:
 		layout(n)
 	case ml.OpCast:

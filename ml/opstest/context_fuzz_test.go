@@ -262,6 +262,11 @@ func (r *runner) step() (op string, out *ml.Tensor, nilReq bool) {
 	case 14:
 		x := r.operand()
 		req(x)
+		if p.bool() {
+			u := r.operand()
+			req(u)
+			return "sample_topk", c.SampleTopK(x, u, p.n(0, 5), float32(p.n(-1, 2))), nilReq
+		}
 		return "argmax", c.Argmax(x), nilReq
 	case 15:
 		x := r.operand()

@@ -35,6 +35,7 @@ var opSamples = []opCase{
 	{name: "nearest_code", build: func(g *gen) *ml.Tensor { return g.ctx.NearestCode(g.f32(4, 3), g.f32(6, 3)) }},
 	{name: "gather", build: func(g *gen) *ml.Tensor { return g.ctx.Gather(g.f32(6, 3), g.ints(0, 6, 4)) }},
 	{name: "argmax", build: func(g *gen) *ml.Tensor { return g.ctx.Argmax(g.f32(3, 5)) }},
+	{name: "sample_topk", build: func(g *gen) *ml.Tensor { return g.ctx.SampleTopK(g.f32(3, 5), uniforms(g, 3), 3, 0.5) }},
 	{name: "pixel_shuffle", exact: true, build: func(g *gen) *ml.Tensor { return g.ctx.PixelShuffle(g.f32(1, 8, 2, 3), 2) }},
 	{name: "concat", exact: true, build: func(g *gen) *ml.Tensor { return g.ctx.Concat(1, g.f32(2, 3), g.f32(2, 4)) }},
 	{name: "slice", exact: true, build: func(g *gen) *ml.Tensor { return g.ctx.Slice(g.f32(4, 3), 0, 1, 3) }},

@@ -241,8 +241,16 @@ func runCases(t *testing.T, cases []opCase) {
 type result struct {
 	v     []float64
 	shape []int
-	dtype ml.DType
-	codes *codeInputs
+	dtype   ml.DType
+	codes   *codeInputs
+	samples *sampleInputs
+}
+
+// sampleInputs are sample_topk's logits [rows, V], uniforms and parameters.
+type sampleInputs struct {
+	x, u []float64
+	v, k int
+	t    float64
 }
 
 // codeInputs are nearest_code's rows x [M, C] and codebook [V, C].
@@ -263,6 +271,10 @@ func evalRef(c opCase, seed uint64, half bool) (result, error) {
 	r := result{v: slices.Clone(rb.Values(out)), shape: out.Shape(), dtype: out.DType()}
 	if n := rb.Producer(out); n != nil && n.Op == ml.OpNearestCode {
 		r.codes = &codeInputs{slices.Clone(rb.Values(n.In[0])), slices.Clone(rb.Values(n.In[1])), n.In[0].Dim(1), n.In[1].Dim(0)}
+	}
+	if n := rb.Producer(out); n != nil && n.Op == ml.OpSampleTopK {
+		r.samples = &sampleInputs{slices.Clone(rb.Values(n.In[0])), slices.Clone(rb.Values(n.In[1])),
+			n.In[0].Dim(-1), n.P.TopK, float64(n.P.Temperature)}
 	}
 	return r, nil
 }
@@ -351,6 +363,8 @@ func compare(got, want result, exact bool, tol float64) error {
 		return compareAbs(got, want, 1)
 	case want.codes != nil:
 		return compareCodes(got, want)
+	case want.samples != nil:
+		return compareSamples(got, want)
 	case want.dtype == ml.I32 || exact:
 		return compareAbs(got, want, 0)
 	}
@@ -437,6 +451,25 @@ func compareCodes(got, want result) error {
 	return nil
 }
 
+// compareSamples accepts a different draw only next to the reference's in the top-k order and
+// with u within 1e-5 of the cumulative weight between them (f32 rounding moves the boundary).
+func compareSamples(got, want result) error {
+	sp := want.samples
+	for r, w := range want.v {
+		g := int(got.v[r])
+		if g == int(w) {
+			continue
+		}
+		cdf, idx := SampleCDF(sp.x[r*sp.v:(r+1)*sp.v], sp.k, sp.t)
+		jg, jw := slices.Index(idx, g), slices.Index(idx, int(w))
+		if jg < 0 || jg-jw != 1 && jw-jg != 1 || math.Abs(cdf[min(jg, jw)]-sp.u[r]) > 1e-5 {
+			return fmt.Errorf("row %d: drew %d (rank %d of top %d), want %d (rank %d) at u %.8g, cdf there %.8g",
+				r, g, jg, sp.k, int(w), jw, sp.u[r], cdf[jw])
+		}
+	}
+	return nil
+}
+
 // coords turns a flat index into a coordinate list for messages.
 func coords(shape []int, i int) []int {
 	c := make([]int, len(shape))
@@ -469,12 +502,15 @@ func (f faultyBackend) Execute(nodes []*ml.Node) error {
 }
 
 // TestHarness checks that the comparison passes a correct backend and catches an unwritten
-// element (through the poisoning), a small error, and a wrong index.
+// element (through the poisoning), a small error, a wrong index and a wrong draw.
 func TestHarness(t *testing.T) {
 	conv := opCase{name: "conv", build: func(g *gen) *ml.Tensor {
 		return g.ctx.Conv2D(g.f32(1, 3, 5, 6), g.weight(4, 3, 3, 3), nil, 1, 1)
 	}}
 	argmax := opCase{name: "argmax", build: func(g *gen) *ml.Tensor { return g.ctx.Argmax(g.f32(4, 9)) }}
+	sample := opCase{name: "sample", build: func(g *gen) *ml.Tensor {
+		return g.ctx.SampleTopK(g.f32(5, 9), uniforms(g, 5), 9, 1)
+	}}
 	none := func(_, _ []float64) {}
 	for _, tc := range []struct {
 		name    string
@@ -487,6 +523,8 @@ func TestHarness(t *testing.T) {
 		{"off by 1e-3", conv, func(_, v []float64) { v[7] += 1e-3 * (math.Abs(v[7]) + 1) }, "at [0 0 1 1]"},
 		{"correct index", argmax, none, ""},
 		{"wrong index", argmax, func(_, v []float64) { v[2] = float64((int(v[2]) + 1) % 9) }, "first at [2]"},
+		{"correct draw", sample, none, ""},
+		{"wrong draw", sample, func(_, v []float64) { v[3] = float64((int(v[3]) + 4) % 9) }, "row 3: drew"},
 	} {
 		err := check(faultyBackend{NewRefBackend(), tc.fault}, tc.c)
 		if err == nil && tc.wantErr != "" || err != nil && (tc.wantErr == "" || !strings.Contains(err.Error(), tc.wantErr)) {

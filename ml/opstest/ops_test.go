@@ -311,6 +311,17 @@ func quantized(g *gen, levels int, shape ...int) *ml.Tensor {
 	return g.ctx.Input(ml.F32, shape, v)
 }
 
+// uniforms is an F32 input of n values in [0, 1) on the 2⁻²⁴ grid (as the model's hash makes
+// them), 0 and the largest among them.
+func uniforms(g *gen, n int) *ml.Tensor {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(g.rng.IntN(1<<24)) / (1 << 24)
+	}
+	v[0], v[n-1] = 0, 1-1.0/(1<<24)
+	return g.ctx.Input(ml.F32, []int{n}, v)
+}
+
 func TestIndexing(t *testing.T) {
 	var cases []opCase
 	for _, s := range []struct {
@@ -385,6 +396,32 @@ func TestIndexing(t *testing.T) {
 					return g.ctx.Argmax(quantized(g, s.levels, s.shape...))
 				}
 				return g.ctx.Argmax(g.f32(s.shape...))
+			},
+		})
+	}
+	for _, s := range []struct {
+		shape  []int
+		levels int // 0: continuous values
+		k      int
+		t      float32
+	}{
+		{[]int{7}, 0, 3, 1},
+		{[]int{3, 17}, 4, 5, 0.5}, // ties inside and at the edge of the top k
+		{[]int{2, 3, 257}, 0, 8, 0.3},
+		{[]int{5, 1}, 0, 1, 1},
+		{[]int{4, 1000}, 3, 999, 2},
+		{[]int{2, 2, 2, 33}, 2, 33, 1.7},
+		{[]int{65, 16}, 0, 16, 0.05}, // a cold draw
+		{[]int{9, 31}, 0, 1, 3},      // k = 1: argmax
+	} {
+		cases = append(cases, opCase{
+			name: fmt.Sprintf("sample_topk_%v_levels%d_k%d_t%g", s.shape, s.levels, s.k, s.t),
+			build: func(g *gen) *ml.Tensor {
+				x := g.f32(s.shape...)
+				if s.levels > 0 {
+					x = quantized(g, s.levels, s.shape...)
+				}
+				return g.ctx.SampleTopK(g.ctx.Scale(x, 4), uniforms(g, x.Len()/x.Dim(-1)), s.k, s.t)
 			},
 		})
 	}

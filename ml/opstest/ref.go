@@ -4,6 +4,7 @@
 package opstest
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -84,6 +85,11 @@ func Ref(n *ml.Node, out []float64, in [][]float64) {
 		for r := range out {
 			out[r] = float64(Argmax(in[0][r*c : (r+1)*c]))
 		}
+	case ml.OpSampleTopK:
+		c := n.In[0].Dim(-1)
+		for r := range out {
+			out[r] = float64(SampleTopK(in[0][r*c:(r+1)*c], in[1][r], p.TopK, float64(p.Temperature)))
+		}
 	case ml.OpPixelShuffle:
 		refPixelShuffle(out, n.Out.Shape(), in[0], p.R)
 	case ml.OpConcat:
@@ -159,7 +165,7 @@ func outShape(n *ml.Node) []int {
 		return []int{x[0]}
 	case ml.OpGather:
 		return append(in(1), x[1])
-	case ml.OpArgmax:
+	case ml.OpArgmax, ml.OpSampleTopK:
 		if len(x) == 1 {
 			return []int{1}
 		}
@@ -503,6 +509,42 @@ func Argmax(x []float64) int {
 		}
 	}
 	return best
+}
+
+// TopK is the indices of x's k largest values, larger first, the lower index first on ties.
+func TopK(x []float64, k int) []int {
+	idx := make([]int, len(x))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(x[b], x[a]) })
+	return idx[:k]
+}
+
+// SampleCDF is the normalised running sum of exp((x_j − x_0)/t) over TopK(x, k), and the indices.
+func SampleCDF(x []float64, k int, t float64) (cdf []float64, idx []int) {
+	idx = TopK(x, k)
+	sum := 0.0
+	for _, i := range idx {
+		sum += math.Exp((x[i] - x[idx[0]]) / t)
+		cdf = append(cdf, sum)
+	}
+	for j := range cdf {
+		cdf[j] /= sum
+	}
+	return cdf, idx
+}
+
+// SampleTopK is the index of the first of TopK(x, k) whose normalised cumulative weight
+// exceeds u (the last if none).
+func SampleTopK(x []float64, u float64, k int, t float64) int {
+	cdf, idx := SampleCDF(x, k, t)
+	for j, c := range cdf {
+		if c > u {
+			return idx[j]
+		}
+	}
+	return idx[k-1]
 }
 
 // refPixelShuffle: out[n,c,y·r+i,x·r+j] = in[n, c·r²+i·r+j, y, x].

@@ -141,6 +141,14 @@ type gatherPush struct{ n, c, v uint32 }
 // argmax.comp
 type argmaxPush struct{ rows, cols uint32 }
 
+// sample_topk.comp; STAGE 0 ranks the elements, 1 draws.
+type sampleTopKPush struct {
+	rows, cols, k uint32
+	temperature   float32
+}
+
+type sampleTopKSpec struct{ STAGE uint32 }
+
 // pixel_shuffle.comp
 type pixelShufflePush struct{ n, C, OH, OW, r uint32 }
 
@@ -185,6 +193,7 @@ var (
 	nearestCodeKernel  = declare[nearestCodePush, f16Spec]("nearest_code", anyDevice)
 	gatherKernel       = declare[gatherPush, f16Spec]("gather", anyDevice)
 	argmaxKernel       = declare[argmaxPush, noSpec]("argmax", anyDevice)
+	sampleTopKKernel   = declare[sampleTopKPush, sampleTopKSpec]("sample_topk", anyDevice)
 	pixelShuffleKernel = declare[pixelShufflePush, noSpec]("pixel_shuffle", anyDevice)
 	copyKernel         = declare[copyPush, copySpec]("copy", anyDevice)
 	castKernel         = declare[castPush, castSpec]("cast", anyDevice)

@@ -31,6 +31,8 @@ func (r *rec) node(n *ml.Node) error {
 		return r.gather(n)
 	case ml.OpArgmax:
 		return r.argmax(n)
+	case ml.OpSampleTopK:
+		return r.sampleTopK(n)
 	case ml.OpPixelShuffle:
 		return r.pixelShuffle(n)
 	case ml.OpConcat, ml.OpSlice, ml.OpSetSlice, ml.OpPermute:
@@ -484,6 +486,26 @@ func (r *rec) argmax(n *ml.Node) error {
 	c := n.In[0].Dim(-1)
 	rows := n.In[0].Len() / c
 	return run1(r, argmaxKernel, noSpec{}, as, argmaxPush{rows: u32(rows), cols: u32(c)}, rows)
+}
+
+// sampleTopK ranks every element into a scratch order of each row's top k, then draws per row.
+func (r *rec) sampleTopK(n *ml.Node) error {
+	as, err := args(n.In[0], n.In[1], n.Out)
+	if err != nil {
+		return err
+	}
+	c := n.In[0].Dim(-1)
+	rows := n.In[0].Len() / c
+	order, err := r.alloc(4 * int64(rows) * int64(n.P.TopK))
+	if err != nil {
+		return err
+	}
+	push := sampleTopKPush{rows: u32(rows), cols: u32(c), k: u32(n.P.TopK), temperature: n.P.Temperature}
+	rank := []arg{as[0], as[1], {buf: order, write: true}, {}}
+	if err := run1(r, sampleTopKKernel, sampleTopKSpec{STAGE: 0}, rank, push, rows*c); err != nil {
+		return err
+	}
+	return run1(r, sampleTopKKernel, sampleTopKSpec{STAGE: 1}, []arg{as[0], as[1], {buf: order}, as[2]}, push, rows)
 }
 
 func (r *rec) pixelShuffle(n *ml.Node) error {
