@@ -237,10 +237,10 @@ func runCases(t *testing.T, cases []opCase) {
 }
 
 // result is a case's output as float64 with its shape and dtype; for a reference nearest_code
-// result also its inputs (copies: the context is closed after the case).
+// or sample_topk result also its inputs (copies: the context is closed after the case).
 type result struct {
-	v     []float64
-	shape []int
+	v       []float64
+	shape   []int
 	dtype   ml.DType
 	codes   *codeInputs
 	samples *sampleInputs
