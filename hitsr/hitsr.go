@@ -67,7 +67,10 @@ type Model struct {
 	ReuseThreshold float64
 	// SceneCut is the mean change of a frame from the previous one (8-bit levels of its 8×8 block
 	// means) above which every tile's tokens are generated afresh. Default DefaultSceneCut.
-	SceneCut    float64
+	SceneCut float64
+	// Sampling is how full mode (model v2) picks tokens: greedy by default, or top-k with a
+	// temperature and a seed (the same seed, the same output on every backend, band and batch).
+	Sampling    model.Sampling
 	TilesRun    int // tiles the model ran on (v2: transformer evaluations) so far
 	TilesReused int // tiles taken from (v2: tokens replayed from) earlier calls
 	SceneCuts   int // frames whose tokens were all generated afresh after a scene cut
@@ -121,7 +124,7 @@ func loadOn(path string, buf []byte, be ml.Backend) (*Model, error) {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
 	m := &Model{Batch: DefaultBatch, Overlap: 4, BandPixels: 1 << 18, Mode: Full, be: be, w: w, cfg: w.Cfg,
-		ReuseThreshold: DefaultReuseThreshold, SceneCut: DefaultSceneCut}
+		ReuseThreshold: DefaultReuseThreshold, SceneCut: DefaultSceneCut, Sampling: model.Sampling{Temperature: 1}}
 	if w.Transformer {
 		m.m, err = model.New(w)
 	}
@@ -241,6 +244,8 @@ func (m *Model) UpscaleImages(imgs []*imageio.Image, scales ...int) ([][]*imagei
 		rgb, err = m.whole(imgs, segs)
 	case m.cfg.V2():
 		rgb, err = m.residual(imgs, segs)
+	case !m.Sampling.Greedy():
+		err = fmt.Errorf("%v sampling needs a model v2 file (a v1 token model is greedy)", m.Sampling)
 	default:
 		rgb, err = m.tiled(imgs, segs)
 	}

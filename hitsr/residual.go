@@ -59,6 +59,9 @@ func (m *Model) residual(imgs []*imageio.Image, segs []int) ([][]*imageio.Image,
 // frame sees; a band's tiles share one Compute, in transformer batches of m.Batch. A video frame
 // (video: a single-image call) may reuse the tokens earlier frames kept (temporal.go).
 func (m *Model) residualFrame(img *imageio.Image, segs []int, wantIDs, video bool) (residualPass, error) {
+	if err := m.Sampling.Validate(); err != nil {
+		return residualPass{}, err
+	}
 	T := m.cfg.Tile
 	nseg := 0
 	for _, n := range segs {
@@ -196,7 +199,11 @@ func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg 
 	for t0 := 0; t0 < len(fresh); t0 += batch {
 		grp := tileGroup{tiles: fresh[t0:min(t0+batch, len(fresh))]}
 		cond := tokenizer.AreaDown(c, pick(featTiles, grp.tiles), m.cfg.Gmax())
-		gen := m.m.GenerateCond(c, cond, nseg)
+		origins := make([][2]int, len(grp.tiles)) // key the sampled draws
+		for i, t := range grp.tiles {
+			origins[i] = res.tiles[t]
+		}
+		gen := m.m.GenerateCond(c, cond, nseg, m.Sampling, origins)
 		gb := pick(gTiles, grp.tiles)
 		for _, n := range segs {
 			grp.res = append(grp.res, tok.Residual(c, gb, gen.Fhat[n], n))

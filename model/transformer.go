@@ -177,7 +177,7 @@ func (m *Model) Forward(c *ml.Context, cond *ml.Tensor, xs []*ml.Tensor) (embed,
 	return embed, m.Head(c, c.Slice(x, 1, cfg.TCond(), T))
 }
 
-// Generation holds the (not yet computed) results of one greedy pass.
+// Generation holds the (not yet computed) results of one generation pass.
 type Generation struct {
 	Cond   *ml.Tensor   // condition [B,z (v1) or cond_ch (v2),Gmax,Gmax]
 	Tokens []*ml.Tensor // I32 [B,p_k²] per scale
@@ -191,7 +191,7 @@ type Generation struct {
 // Images are nil). Everything stays on the device: argmax → gather → φ → carry-up →
 // area_down → next input; one Compute runs the whole pass.
 func (m *Model) Generate(c *ml.Context, lr *ml.Tensor, nseg int, decode ...int) *Generation {
-	g := m.GenerateCond(c, m.Tok.CondLatent(c, lr), nseg)
+	g := m.GenerateCond(c, m.Tok.CondLatent(c, lr), nseg, Sampling{}, nil)
 	for n, fhat := range g.Fhat {
 		var img *ml.Tensor
 		if len(decode) == 0 || slices.Contains(decode, n) {
@@ -205,8 +205,9 @@ func (m *Model) Generate(c *ml.Context, lr *ml.Tensor, nseg int, decode ...int) 
 // GenerateCond is Generate's transformer pass from a condition [B,cond channels,Gmax,Gmax]
 // (v1: the condition latent; v2: the tiles' backbone features area-pooled to Gmax): tokens,
 // logits and f̂ of segments 0..nseg−1 (≤ 0: all), no images. A run that stops early never
-// computes the later segments' tokens, which the earlier ones do not depend on.
-func (m *Model) GenerateCond(c *ml.Context, cond *ml.Tensor, nseg int) *Generation {
+// computes the later segments' tokens, which the earlier ones do not depend on. Tokens are
+// picked as s says; a sampled draw is keyed by the tile origins (one per batch item).
+func (m *Model) GenerateCond(c *ml.Context, cond *ml.Tensor, nseg int, s Sampling, origins [][2]int) *Generation {
 	cfg := m.Cfg
 	if nseg <= 0 || nseg > cfg.NSeg() {
 		nseg = cfg.NSeg()
@@ -241,7 +242,7 @@ func (m *Model) GenerateCond(c *ml.Context, cond *ml.Tensor, nseg int) *Generati
 		}
 		pos += p * p
 		logits := m.Head(c, x)
-		ids := c.Argmax(logits)
+		ids := m.pick(c, logits, s, origins, k)
 		g.Logits, g.Tokens = append(g.Logits, logits), append(g.Tokens, ids)
 		fhat = m.Tok.Add(c, fhat, k, ids)
 		if cfg.LastOfSeg(k) {
@@ -249,4 +250,20 @@ func (m *Model) GenerateCond(c *ml.Context, cond *ml.Tensor, nseg int) *Generati
 		}
 	}
 	return g
+}
+
+// pick is scale k's tokens from its logits [B,p²,vocab]: the argmax, or drawn as s says with
+// each batch item's uniforms keyed by its tile origin.
+func (m *Model) pick(c *ml.Context, logits *ml.Tensor, s Sampling, origins [][2]int, k int) *ml.Tensor {
+	if s.Greedy() {
+		return c.Argmax(logits)
+	}
+	n := logits.Dim(1)
+	u := make([]float32, 0, len(origins)*n)
+	for _, o := range origins {
+		for i := range n {
+			u = append(u, s.Uniform(o[0], o[1], k, i))
+		}
+	}
+	return c.SampleTopK(logits, c.Input(ml.F32, []int{len(origins), n}, u), min(s.TopK, m.Cfg.Vocab), float32(s.Temperature))
 }

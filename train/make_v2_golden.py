@@ -4,7 +4,8 @@
                         + transformer, every output conv non-zero
   v2_io.safetensors     per input frame (one larger than a tile with shifted edge tiles, one smaller
                         than a tile): input, outputs ×1/×2/×4, the token ids per scale, and the ×2-only
-                        (early exit) outputs
+                        (early exit) outputs; <frame>.sampled.out.* / .ids.*: the same pass with top-k
+                        sampling (SAMPLE, in the metadata as sample_topk, sample_temperature, sample_seed)
   shipped_v2_io.safetensors  the same for the shipped model (--shipped FILE), one frame
 """
 import argparse
@@ -24,6 +25,7 @@ from hitsr.transformer import Transformer
 from make_backbone_golden import GOLDEN, from_file, sample
 
 FRAMES = {"a": (19, 27), "b": (5, 7)}
+SAMPLE = {"topk": 6, "temperature": 6.0, "seed": 20261130}  # the tiny model's logits are ×20: a hot T
 
 
 def load_v2(path):
@@ -37,8 +39,9 @@ def load_v2(path):
     return from_file(path), tp.eval(), tr.eval()
 
 
-def io(bb, tp, tr, frames, model_name):
-    out = {}
+def io(bb, tp, tr, frames, model_name, sample=None):
+    """Golden tensors per frame; with sample (SAMPLE's keys) also the sampled pass."""
+    out, meta = {}, {"model": model_name}
     for name, x in frames.items():
         ys, ids = upscale(bb, tp, tr, x)
         y2, ids2 = upscale(bb, tp, tr, x, nseg=2)
@@ -48,7 +51,18 @@ def io(bb, tp, tr, frames, model_name):
             out[f"{name}.out.{s}"] = y
         for k, i in enumerate(ids):
             out[f"{name}.ids.{k}"] = i.int()
-    return out, {"model": model_name}
+        if sample:
+            ys, sids = upscale(bb, tp, tr, x, **sample)
+            changed = sum(int((a != b).sum()) for a, b in zip(ids, sids))
+            assert changed, "sampling drew the greedy tokens everywhere: raise the temperature"
+            print(f"{name}: {changed} of {sum(i.numel() for i in ids)} sampled tokens differ from greedy")
+            for s, y in ys.items():
+                out[f"{name}.sampled.out.{s}"] = y
+            for k, i in enumerate(sids):
+                out[f"{name}.sampled.ids.{k}"] = i.int()
+    if sample:
+        meta.update({f"sample_{k}": str(v) for k, v in sample.items()})
+    return out, meta
 
 
 @torch.no_grad()
@@ -72,7 +86,7 @@ def main():
     save_safetensors(path, ts, {"backbone": bb.cfg.to_json(), "config": cfg.to_json()})
     bb2, tp2, tr2 = load_v2(path)
     frames = {k: sample(*hw) for k, hw in FRAMES.items()}
-    out, meta = io(bb2, tp2, tr2, frames, "v2_model.safetensors")
+    out, meta = io(bb2, tp2, tr2, frames, "v2_model.safetensors", SAMPLE)
     save_safetensors(os.path.join(GOLDEN, "v2_io.safetensors"), out, meta)
     if a.shipped:
         out, meta = io(*load_v2(a.shipped), {"a": sample(45, 64)}, os.path.relpath(a.shipped))

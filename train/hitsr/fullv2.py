@@ -19,6 +19,7 @@ def tile_origins(L: int, T: int):
 @torch.no_grad()
 def upscale(bb, tp, tr, x, nseg=None, topk=0, seed=None, temperature=1.0, targets=None):
     """x [1,3,H,W] in [0,1] → ({2^n: output}, token ids per scale [tiles, p²]) for segments < nseg.
+    topk > 0 samples each tile's tokens keyed by its origin (docs/model.md §10, Sampling).
     targets (the ceiling, training code only): the true images per segment, whose tokens replace the
     transformer's."""
     cfg = tp.cfg
@@ -32,7 +33,7 @@ def upscale(bb, tp, tr, x, nseg=None, topk=0, seed=None, temperature=1.0, target
     crop = lambda m, s: torch.cat([m[..., y * s:(y + T) * s, x0 * s:(x0 + T) * s] for y, x0 in tiles])
     if targets is None:
         ids, _ = tr.generate(tp, None, cond=area_down(crop(t, 1), cfg.Gmax), decode=set(), nseg=nseg, topk=topk,
-                             seed=seed, temperature=temperature)
+                             seed=seed, temperature=temperature, origins=tiles)
     else:
         pads = [F.pad(y, (0, max(0, T - W) * 2 ** n, 0, max(0, T - H) * 2 ** n), mode="replicate")
                 for n, y in enumerate(targets)]

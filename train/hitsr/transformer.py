@@ -2,12 +2,50 @@
 import math
 from typing import List, Optional
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import Config
 from .data import area_down
+
+_M64 = (1 << 64) - 1
+
+
+def _mix(z):
+    """SplitMix64's finaliser on uint64 numpy arrays (wrapping arithmetic)."""
+    z = z ^ (z >> np.uint64(30))
+    z = z * np.uint64(0xBF58476D1CE4E5B9)
+    z = z ^ (z >> np.uint64(27))
+    z = z * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def uniform_hash(seed: int, y, x, k, i) -> torch.Tensor:
+    """u in [0, 1) for the token at tile origin (y, x), scale k, position i (docs/model.md §10,
+    Sampling); the arguments broadcast (ints or integer arrays). Returns float32."""
+    with np.errstate(over="ignore"):
+        h = _mix(np.full((), seed & _M64, dtype=np.uint64))
+        for v in (y, x, k, i):
+            h = _mix((h ^ np.asarray(v, dtype=np.int64).astype(np.uint64)) + np.uint64(0x9E3779B97F4A7C15))
+    return torch.from_numpy(np.asarray((h >> np.uint64(40)).astype(np.float64) * 2.0 ** -24, dtype=np.float32))
+
+
+def sample_topk(logits: torch.Tensor, u: torch.Tensor, k: int, temperature: float) -> torch.Tensor:
+    """Inverse-CDF draw over softmax(top-k logits / temperature) per row of logits [..., V] with u
+    [...] (docs/model.md §10): the first of the k largest (lower index first on ties) whose running
+    float32 sum of exp((l_j - l_0) / T) exceeds u · the total. k = 1 is argmax."""
+    v, ii = torch.sort(logits.float(), dim=-1, descending=True, stable=True)
+    v, ii = v[..., :k], ii[..., :k]
+    w = torch.exp((v - v[..., :1]) / torch.tensor(temperature, dtype=torch.float32))
+    cdf = torch.empty_like(w)
+    acc = torch.zeros_like(w[..., 0])
+    for j in range(k):  # in order, in float32 (torch.cumsum accumulates in double on the CPU)
+        acc = acc + w[..., j]
+        cdf[..., j] = acc
+    first = (cdf <= (u * acc)[..., None]).sum(-1).clamp(max=k - 1)
+    return ii.gather(-1, first[..., None]).squeeze(-1)
 
 
 def block_ids(cfg: Config) -> torch.Tensor:
@@ -129,16 +167,18 @@ class Transformer(nn.Module):
     # ------------------------------------------------------------- inference
     @torch.no_grad()
     def generate(self, tok, lr, topk: int = 0, seed: Optional[int] = None, return_logits=False, nseg=None,
-                 decode=None, cond=None, temperature: float = 1.0):
+                 decode=None, cond=None, temperature: float = 1.0, origins=None):
         """One pass with a KV cache: returns (token ids per scale, images per segment[, logits per scale]).
         nseg: stop after this many segments; decode: set of segments to decode (default all; others None).
-        cond: the condition (v2: pooled backbone features), else tok.cond_latent(lr)."""
+        cond: the condition (v2: pooled backbone features), else tok.cond_latent(lr).
+        topk 0: greedy; else sample_topk with u = uniform_hash(seed, y, x, k, i) for the batch item's
+        tile origin (y, x) in origins (default (0, b) for item b)."""
         cfg = self.cfg
         nseg = cfg.nseg if nseg is None else nseg
         B = (lr if cond is None else cond).shape[0]
-        gen = None
-        if topk:
-            gen = torch.Generator().manual_seed(seed or 0)
+        if origins is None:
+            origins = [(0, b) for b in range(B)]
+        oy, ox = (np.array([o[j] for o in origins])[:, None] for j in (0, 1))
         c = tok.cond_latent(lr) if cond is None else cond
         caches = [dict() for _ in self.blocks]
         x = self.embed_cond(c)
@@ -156,10 +196,8 @@ class Transformer(nn.Module):
             logits = self.head(self.ln_f(x))
             logits_all.append(logits)
             if topk:
-                v, ii = logits.topk(topk, -1)
-                pr = (v / temperature).softmax(-1).view(-1, topk)
-                s = torch.multinomial(pr, 1, generator=gen).view(B, -1, 1)
-                idx = ii.gather(-1, s).squeeze(-1)
+                u = uniform_hash(seed or 0, oy, ox, k, np.arange(p * p)[None])
+                idx = sample_topk(logits, u.to(logits.device), min(topk, logits.shape[-1]), temperature)
             else:
                 idx = logits.argmax(-1)
             idxs.append(idx)

@@ -4,13 +4,14 @@ import os
 import unittest
 
 import _path  # noqa: F401
+import numpy as np
 import torch
 
 from hitsr.config import TINY_V2
 from hitsr.export import load_safetensors
 from hitsr.losses import dpo_ref_loss, token_logp
 from hitsr.tokpath import TokPath, cond_of
-from hitsr.transformer import Transformer
+from hitsr.transformer import Transformer, sample_topk, uniform_hash
 
 torch.set_num_threads(1)
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -94,6 +95,43 @@ class TestTokPath(unittest.TestCase):
                 self.assertTrue(torch.allclose(y, io[f"{name}.out.{s}"], atol=1e-5), f"{name} ×{s}")
             for k, i in enumerate(ids):
                 self.assertTrue(torch.equal(i.int(), io[f"{name}.ids.{k}"]), f"{name} ids {k}")
+
+    def test_sampled_golden_recomputes(self):
+        """The sampled tensors of v2_io.safetensors from its stored model and SAMPLE."""
+        from make_v2_golden import FRAMES, SAMPLE, load_v2
+        from hitsr.fullv2 import upscale
+        io, meta = load_safetensors(os.path.join(ROOT, "testdata/golden/v2_io.safetensors"))
+        self.assertEqual({k: str(v) for k, v in SAMPLE.items()}, {k[7:]: v for k, v in meta.items() if k.startswith("sample_")})
+        bb, tp, tr = load_v2(os.path.join(ROOT, "testdata/golden/v2_model.safetensors"))
+        for name in FRAMES:
+            outs, ids = upscale(bb, tp, tr, io[f"{name}.input"], **SAMPLE)
+            for s, y in outs.items():
+                self.assertTrue(torch.allclose(y, io[f"{name}.sampled.out.{s}"], atol=1e-5), f"{name} ×{s}")
+            for k, i in enumerate(ids):
+                self.assertTrue(torch.equal(i.int(), io[f"{name}.sampled.ids.{k}"]), f"{name} ids {k}")
+
+    def test_sampling(self):
+        """Seeded top-k: deterministic, keyed by tile origin (not batch position), top-k 1 = greedy,
+        the empirical frequencies follow softmax(top-k / T)."""
+        tp, tr = models()
+        cond = torch.randn(3, TINY_V2.cond_ch, TINY_V2.Gmax, TINY_V2.Gmax)
+        origins = [(0, 0), (0, 8), (8, 0)]
+        run = lambda c, o, **kw: tr.generate(tp, None, cond=c, decode=set(), origins=o, **kw)[0]
+        greedy = run(cond, origins)
+        a = run(cond, origins, topk=4, temperature=2.0, seed=5)
+        self.assertTrue(all(torch.equal(x, y) for x, y in zip(a, run(cond, origins, topk=4, temperature=2.0, seed=5))))
+        self.assertFalse(all(torch.equal(x, y) for x, y in zip(a, run(cond, origins, topk=4, temperature=2.0, seed=6))))
+        self.assertFalse(all(torch.equal(x, y) for x, y in zip(a, greedy)))
+        self.assertTrue(all(torch.equal(x, y) for x, y in zip(greedy, run(cond, origins, topk=1, seed=9))))
+        rev = run(cond.flip(0), origins[::-1], topk=4, temperature=2.0, seed=5)  # batch order does not matter
+        self.assertTrue(all(torch.equal(x, y.flip(0)) for x, y in zip(a, rev)))
+        # inverse CDF: draws over many uniforms follow the top-k softmax
+        logits = torch.tensor([[2.0, 0.5, 1.0, -1.0, 1.0, 0.0]]).expand(20000, 6)
+        u = uniform_hash(1, 0, 0, 0, np.arange(20000))
+        freq = torch.bincount(sample_topk(logits, u, 4, 1.5), minlength=6).float() / 20000
+        want = torch.zeros(6)
+        want[[0, 2, 4, 1]] = (torch.tensor([2.0, 1.0, 1.0, 0.5]) / 1.5).softmax(-1)
+        self.assertLess((freq - want).abs().max().item(), 0.015)
 
 
 if __name__ == "__main__":
