@@ -1,8 +1,11 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // Sampling is how GenerateCond picks each token (docs/model.md §10, Sampling): greedy (the
@@ -35,6 +38,46 @@ func (s Sampling) String() string {
 		return "greedy"
 	}
 	return fmt.Sprintf("topk=%d:temperature=%g:seed=%d", s.TopK, s.Temperature, s.Seed)
+}
+
+// ParseSampling reads String's form: "greedy", or "topk=K" with optional ":temperature=T"
+// (default 1) and ":seed=S" (default 0), keys in any order.
+func ParseSampling(spec string) (Sampling, error) {
+	s := Sampling{Temperature: 1}
+	if spec == "greedy" {
+		return s, nil
+	}
+	seen := map[string]bool{}
+	for _, kv := range strings.Split(spec, ":") {
+		key, val, ok := strings.Cut(kv, "=")
+		if !ok || seen[key] {
+			return s, fmt.Errorf("sampling %q: want greedy or topk=K[:temperature=T][:seed=S]", spec)
+		}
+		seen[key] = true
+		var err error
+		switch key {
+		case "topk":
+			if s.TopK, err = strconv.Atoi(val); err == nil && s.TopK < 1 {
+				err = errors.New("want ≥ 1")
+			}
+		case "temperature":
+			s.Temperature, err = strconv.ParseFloat(val, 64)
+		case "seed":
+			s.Seed, err = strconv.ParseUint(val, 10, 64)
+		default:
+			err = errors.New("unknown key (want topk, temperature, seed)")
+		}
+		if ne := (*strconv.NumError)(nil); errors.As(err, &ne) {
+			err = fmt.Errorf("%q: %w", val, ne.Err)
+		}
+		if err != nil {
+			return s, fmt.Errorf("sampling %q: %s: %v", spec, key, err)
+		}
+	}
+	if !seen["topk"] {
+		return s, fmt.Errorf("sampling %q: no topk=K", spec)
+	}
+	return s, s.Validate()
 }
 
 // mix is SplitMix64's finaliser.

@@ -1,6 +1,9 @@
 package model
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // Uniform is the hash of docs/model.md §10: values pinned from train/hitsr/transformer.py's
 // uniform_hash (and an independent big-integer evaluation in Python).
@@ -36,6 +39,41 @@ func TestSamplingValidate(t *testing.T) {
 	} {
 		if err := tc.s.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%+v: Validate() = %v", tc.s, err)
+		}
+	}
+}
+
+func TestParseSampling(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want Sampling
+		err  string // "" for none
+	}{
+		{"greedy", Sampling{Temperature: 1}, ""},
+		{"topk=8", Sampling{TopK: 8, Temperature: 1}, ""},
+		{"topk=8:temperature=0.7:seed=42", Sampling{TopK: 8, Temperature: 0.7, Seed: 42}, ""},
+		{"seed=3:topk=2", Sampling{TopK: 2, Temperature: 1, Seed: 3}, ""},
+		{"", Sampling{}, "want greedy or topk"},
+		{"topk", Sampling{}, "want greedy or topk"},
+		{"topk=0", Sampling{}, "topk: want ≥ 1"},
+		{"topk=x", Sampling{}, `topk: "x": invalid syntax`},
+		{"topk=4:topk=5", Sampling{}, "want greedy or topk"},
+		{"temperature=2", Sampling{}, "no topk=K"},
+		{"topk=4:temperature=0", Sampling{}, "temperature 0: want a finite number > 0"},
+		{"topk=4:temperature=nan", Sampling{}, "want a finite number > 0"},
+		{"topk=4:seed=-1", Sampling{}, `seed: "-1": invalid syntax`},
+		{"topk=4:k=1", Sampling{}, "k: unknown key"},
+	} {
+		got, err := ParseSampling(tc.spec)
+		switch {
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("%q: %+v, %v; want %+v", tc.spec, got, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: error %v, want one containing %q", tc.spec, err, tc.err)
+		case err == nil:
+			if back, _ := ParseSampling(got.String()); back != got {
+				t.Errorf("%q: String %q parses to %+v", tc.spec, got.String(), back)
+			}
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/hitsr/hitsr/hitsr"
+	"github.com/hitsr/hitsr/model"
 )
 
 // command is a bit set of the subcommands a setting applies to.
@@ -124,6 +125,9 @@ var table = []setting{
 		field: func(s *settings) any { return &s.mode }},
 	{name: "batch", arg: "N", def: hitsr.DefaultBatch, min: 1, cmds: cmdAll, help: "tiles per model call",
 		field: func(s *settings) any { return &s.batch }},
+	{name: "sample", arg: "S", def: "greedy", cmds: cmdAll,
+		help:  "full mode's token choice: greedy, or topk=K[:temperature=T][:seed=S], a seeded draw among the K likeliest tokens (a seed gives the same output on every device)",
+		field: func(s *settings) any { return &s.sample }},
 	{name: "reuse", def: true, cmds: cmdUpscale,
 		help:  "reuse earlier frames' work on still tiles: full mode keeps a tile's tokens while its input stays within --reuse-threshold (false: every tile every frame)",
 		field: func(s *settings) any { return &s.reuse }},
@@ -302,6 +306,12 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 		}
 		if err != nil {
 			return nil, nil, fail(exitUsage, "%s: want %s, got %q", source(e.name), kindOf(e.def), fmt.Sprint(raw))
+		}
+	}
+	if cmd&cmdAll != 0 {
+		var err error
+		if s.sampling, err = model.ParseSampling(s.sample); err != nil {
+			return nil, nil, fail(exitUsage, "%s: %v", source("sample"), err)
 		}
 	}
 	if cmd&(cmdUpscale|cmdJoin) != 0 {

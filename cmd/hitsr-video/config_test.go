@@ -48,6 +48,9 @@ func TestFlagTable(t *testing.T) {
 					vals[i] = e.choices[i%len(e.choices)]
 				}
 			}
+			if e.name == "sample" { // parsed (model.ParseSampling)
+				vals = [3]string{"topk=1", "topk=2:seed=5", "greedy"}
+			}
 		}
 		for _, cmd := range []command{cmdUpscale, cmdEval, cmdPlan, cmdJoin} {
 			if e.cmds&cmd == 0 {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/model"
 	"github.com/hitsr/hitsr/models"
 	"github.com/hitsr/hitsr/pipeline"
 )
@@ -182,6 +183,8 @@ func logExit(log *zap.Logger, err error, code int) {
 type common struct {
 	device, model, mode string
 	batch               int
+	sample              string
+	sampling            model.Sampling // sample parsed
 }
 
 // defaultModel is the model built into the binary (package models), used without --model:
@@ -203,7 +206,7 @@ func (c *common) load() (*hitsr.Model, string, error) {
 	case err != nil:
 		return nil, "", fail(exitModel, "%v", err)
 	}
-	m.Batch = c.batch
+	m.Batch, m.Sampling = c.batch, c.sampling
 	if c.mode != "auto" {
 		if m.Mode, err = hitsr.ParseMode(c.mode); err == nil && !m.Has(m.Mode) {
 			err = fmt.Errorf("%s: holds no %s network (try --mode %s)", path, m.Mode, hitsr.Mode(1-m.Mode))
