@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,6 +72,10 @@ func FuzzLoadSettings(f *testing.F) {
 			case *int:
 				if *p < e.min || e.max != 0 && *p > e.max {
 					t.Fatalf("%s = %d outside %d..%d", e.name, *p, e.min, e.max)
+				}
+			case *float64:
+				if !(*p >= float64(e.min)) || math.IsInf(*p, 0) {
+					t.Fatalf("%s = %g: not a finite number ≥ %d", e.name, *p, e.min)
 				}
 			case *string:
 				if e.choices != nil && !slices.Contains(e.choices, *p) {
