@@ -30,10 +30,6 @@ class TestGolden(unittest.TestCase):
     def test_tiny(self):
         self.check(os.path.join(G, "tiny_model.safetensors"), os.path.join(G, "tiny_io.safetensors"))
 
-    @unittest.skipUnless(os.path.exists(os.path.join(ROOT, "models", "hitsr-tiny.safetensors")), "no model")
-    def test_shipped(self):
-        self.check(os.path.join(ROOT, "models", "hitsr-tiny.safetensors"), os.path.join(G, "shipped_io.safetensors"))
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -83,18 +83,19 @@ class TestTokPath(unittest.TestCase):
             self.assertLess(float((lp(tr, xl, l) - rl).mean()), 0)
 
     def test_golden_recomputes(self):
-        """testdata/golden/v2_io.safetensors from its stored model (what the Go parity tests use)."""
-        from make_v2_golden import FRAMES, load_v2
+        """testdata/golden/v2_io and shipped_v2_io from their stored models (what the Go parity tests use)."""
+        from make_v2_golden import load_v2
         from hitsr.fullv2 import upscale
-        path = os.path.join(ROOT, "testdata/golden/v2_model.safetensors")
-        io, _ = load_safetensors(os.path.join(ROOT, "testdata/golden/v2_io.safetensors"))
-        bb, tp, tr = load_v2(path)
-        for name in FRAMES:
-            outs, ids = upscale(bb, tp, tr, io[f"{name}.input"])
-            for s, y in outs.items():
-                self.assertTrue(torch.allclose(y, io[f"{name}.out.{s}"], atol=1e-5), f"{name} ×{s}")
-            for k, i in enumerate(ids):
-                self.assertTrue(torch.equal(i.int(), io[f"{name}.ids.{k}"]), f"{name} ids {k}")
+        for model, io_name in (("testdata/golden/v2_model.safetensors", "v2_io"),
+                               ("models/hitsr-tiny.safetensors", "shipped_v2_io")):
+            io, _ = load_safetensors(os.path.join(ROOT, "testdata/golden", io_name + ".safetensors"))
+            bb, tp, tr = load_v2(os.path.join(ROOT, model))
+            for name in sorted({k.split(".")[0] for k in io if k.endswith(".input")}):
+                outs, ids = upscale(bb, tp, tr, io[f"{name}.input"])
+                for s, y in outs.items():
+                    self.assertTrue(torch.allclose(y, io[f"{name}.out.{s}"], atol=1e-5), f"{io_name} {name} ×{s}")
+                for k, i in enumerate(ids):
+                    self.assertTrue(torch.equal(i.int(), io[f"{name}.ids.{k}"]), f"{io_name} {name} ids {k}")
 
     def test_sampled_golden_recomputes(self):
         """The sampled tensors of v2_io.safetensors from its stored model and SAMPLE."""
