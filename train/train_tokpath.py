@@ -123,6 +123,7 @@ def main():
     ap.add_argument("--ema", type=float, default=0.998)
     ap.add_argument("--dpo-from", type=int, default=0, help="tr: add DPO from this step (reference = EMA then)")
     ap.add_argument("--beta", type=float, default=0.2)
+    ap.add_argument("--ref", default="", help="tr: the DPO reference's snapshot (default: the EMA when DPO starts)")
     ap.add_argument("--rq", default="hit", choices=["hit", "plain"])
     ap.add_argument("--warm", type=int, default=300,
                     help="tok: steps with continuous latents (no quantizer) before VQ starts")
@@ -218,7 +219,8 @@ def main():
             rec.update(ce=float(ce), acc=float((logits.argmax(-1) == tgt).float().mean()))
             if a.dpo_from and step >= a.dpo_from:
                 if ref is None:
-                    ref = copy.deepcopy(tr); ref.load_state_dict(ema.shadow)
+                    ref = copy.deepcopy(tr)
+                    ref.load_state_dict(torch.load(a.ref, weights_only=False)["tr"] if a.ref else ema.shadow)
                     for p in ref.parameters():
                         p.requires_grad_(False)
                 with torch.no_grad():
