@@ -4,16 +4,12 @@ import torch
 import torch.nn.functional as F
 
 from .data import area_down
+from .evaluate import _starts
 
 
 def tile_origins(L: int, T: int):
     """0, T, 2T, … while a tile fits, then one tile ending at the edge; a side < T has one tile."""
-    if L <= T:
-        return [0]
-    o = list(range(0, L - T + 1, T))
-    if o[-1] != L - T:
-        o.append(L - T)
-    return o
+    return _starts(L, T, T)
 
 
 @torch.no_grad()

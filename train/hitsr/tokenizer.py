@@ -111,7 +111,53 @@ class Quant(nn.Module):
         return 0.5 * h + 0.5 * self.phi[k](h)
 
 
-class Tokenizer(nn.Module):
+class ResidualQuantization(nn.Module):
+    """The residual-quantization walk shared by the v1 tokenizer and the v2 token path (§4): the grid of
+    each scale, carry-up at segment starts, adding a scale's codes, replaying ids. Needs self.cfg and
+    self.quant."""
+
+    def grid(self, k):
+        cfg = self.cfg
+        return cfg.Gmax if cfg.rq == "plain" else cfg.G(cfg.seg_of[k])
+
+    def fhat0(self, B, device=None):
+        cfg = self.cfg
+        G = cfg.Gmax if cfg.rq == "plain" else cfg.G(0)
+        return torch.zeros(B, cfg.z, G, G, device=device)
+
+    def carry(self, fhat, k):
+        """Bring f-hat onto the grid of scale k (bicubic carry-up at a segment start)."""
+        G = self.grid(k)
+        return fhat if fhat.shape[-1] == G else bicubic_up(fhat, G)
+
+    def add(self, fhat, k, idx):
+        """f-hat + phi_k(up(e[idx_k])); fhat must already be on grid(k)."""
+        p = self.cfg.scales[k]
+        h = self.quant.lookup(idx, p)
+        h = bicubic_up(h, fhat.shape[-1])
+        return fhat + self.quant.phi_k(k, h)
+
+    def last_of_seg(self, k):
+        cfg = self.cfg
+        return k == cfg.K - 1 or cfg.seg_of[k + 1] != cfg.seg_of[k]
+
+    def replay(self, idxs):
+        """From token ids: (transformer inputs x_k for k >= 1, fhat per completed segment)."""
+        cfg = self.cfg
+        B = idxs[0].shape[0]
+        fhat = self.fhat0(B, idxs[0].device)
+        xs, fhats = [], []
+        for k, idx in enumerate(idxs):
+            fhat = self.carry(fhat, k)
+            if k > 0:
+                xs.append(area_down(fhat, cfg.scales[k]))
+            fhat = self.add(fhat, k, idx)
+            if self.last_of_seg(k):
+                fhats.append(fhat)
+        return xs, fhats
+
+
+class Tokenizer(ResidualQuantization):
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
@@ -149,31 +195,6 @@ class Tokenizer(nn.Module):
 
     def cond_n(self, c, n):
         return area_down(c, self.cfg.G(n))
-
-    def grid(self, k):
-        cfg = self.cfg
-        return cfg.Gmax if cfg.rq == "plain" else cfg.G(cfg.seg_of[k])
-
-    def fhat0(self, B, device=None):
-        cfg = self.cfg
-        G = cfg.Gmax if cfg.rq == "plain" else cfg.G(0)
-        return torch.zeros(B, cfg.z, G, G, device=device)
-
-    def carry(self, fhat, k):
-        """Bring f-hat onto the grid of scale k (bicubic carry-up at a segment start)."""
-        G = self.grid(k)
-        return fhat if fhat.shape[-1] == G else bicubic_up(fhat, G)
-
-    def add(self, fhat, k, idx):
-        """f-hat + phi_k(up(e[idx_k])); fhat must already be on grid(k)."""
-        p = self.cfg.scales[k]
-        h = self.quant.lookup(idx, p)
-        h = bicubic_up(h, fhat.shape[-1])
-        return fhat + self.quant.phi_k(k, h)
-
-    def last_of_seg(self, k):
-        cfg = self.cfg
-        return k == cfg.K - 1 or cfg.seg_of[k + 1] != cfg.seg_of[k]
 
     def decode_seg(self, fhat, c, n, lr):
         cfg = self.cfg
@@ -220,21 +241,6 @@ class Tokenizer(nn.Module):
     def encode(self, hr):
         """HR tiles [B,3,S,S] (S = tile*4) -> token ids per scale."""
         return self.quantize(self.latents(self.seg_images(hr)))[0]
-
-    def replay(self, idxs):
-        """From token ids: (transformer inputs x_k for k >= 1, fhat per completed segment)."""
-        cfg = self.cfg
-        B = idxs[0].shape[0]
-        fhat = self.fhat0(B, idxs[0].device)
-        xs, fhats = [], []
-        for k, idx in enumerate(idxs):
-            fhat = self.carry(fhat, k)
-            if k > 0:
-                xs.append(area_down(fhat, cfg.scales[k]))
-            fhat = self.add(fhat, k, idx)
-            if self.last_of_seg(k):
-                fhats.append(fhat)
-        return xs, fhats
 
     def decode(self, idxs, lr, c=None):
         """Token ids (any complete-segment prefix) -> images per segment."""

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .config import Config
 from .data import area_down, bicubic_up
-from .tokenizer import Quant
+from .tokenizer import Quant, ResidualQuantization
 
 
 class ResidualEncoder(nn.Module):
@@ -65,7 +65,7 @@ class ResidualDecoder(nn.Module):
         return bb + (F.pixel_shuffle(r, 2 ** n) if n else r)
 
 
-class TokPath(nn.Module):
+class TokPath(ResidualQuantization):
     """Quantizer + decoder (+ the training-only encoder); export names quant.*, dec.* (enc.* not exported)."""
 
     def __init__(self, cfg: Config):
@@ -77,28 +77,6 @@ class TokPath(nn.Module):
         self.quant = Quant(cfg)
         with torch.no_grad():
             self.quant.embedding.normal_(0, 0.5)
-
-    # the HIT geometry helpers, as tokenizer.Tokenizer
-    def grid(self, k):
-        cfg = self.cfg
-        return cfg.Gmax if cfg.rq == "plain" else cfg.G(cfg.seg_of[k])
-
-    def fhat0(self, B, device=None):
-        G = self.grid(0)
-        return torch.zeros(B, self.cfg.z, G, G, device=device)
-
-    def carry(self, fhat, k):
-        G = self.grid(k)
-        return fhat if fhat.shape[-1] == G else bicubic_up(fhat, G)
-
-    def add(self, fhat, k, idx):
-        p = self.cfg.scales[k]
-        h = bicubic_up(self.quant.lookup(idx, p), fhat.shape[-1])
-        return fhat + self.quant.phi_k(k, h)
-
-    def last_of_seg(self, k):
-        cfg = self.cfg
-        return k == cfg.K - 1 or cfg.seg_of[k + 1] != cfg.seg_of[k]
 
     def latents(self, hrs: List[torch.Tensor], bbs: List[torch.Tensor]):
         """Per-segment latents (hit) or [E at the last segment] (plain)."""
@@ -126,20 +104,6 @@ class TokPath(nn.Module):
             if self.last_of_seg(k):
                 fhats.append(Z + (fhat - Z).detach() if want_loss else fhat)
         return ids, fhats, loss / cfg.K
-
-    def replay(self, ids):
-        """Token ids → (transformer inputs x_k for k ≥ 1, f̂ per completed segment)."""
-        cfg = self.cfg
-        fhat = self.fhat0(ids[0].shape[0], ids[0].device)
-        xs, fhats = [], []
-        for k, idx in enumerate(ids):
-            fhat = self.carry(fhat, k)
-            if k > 0:
-                xs.append(area_down(fhat, cfg.scales[k]))
-            fhat = self.add(fhat, k, idx)
-            if self.last_of_seg(k):
-                fhats.append(fhat)
-        return xs, fhats
 
     def decode(self, featpad, fhats, bbs):
         """Images per segment from f̂ per segment; featpad [B,C,tile+2,tile+2]."""
