@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/hitsr/hitsr/ml"
+	"github.com/hitsr/hitsr/model"
 )
 
 // Temporal token reuse (model v2 full mode, issue 12). Consecutive video frames mostly show the
@@ -34,9 +35,10 @@ const sigBlock = 8
 
 // tokenMemory is what earlier frames of a video leave for the next (single-image calls with
 // ReuseTiles): per tile the tokens and the input they came from, and the previous frame's
-// signature. It holds for one padded frame size and one number of generated segments.
+// signature. It holds for one padded frame size, number of generated segments and sampling.
 type tokenMemory struct {
 	w, h, nseg int
+	sampling   model.Sampling
 	sig        []float32   // the previous frame's signature
 	tiles      []tokenTile // per tile, in origin order (row-major)
 }
@@ -49,7 +51,8 @@ type tokenTile struct {
 }
 
 // tokenMemoryFor is the memory that frame p (nseg segments generated) may reuse: nil when reuse
-// is off; emptied on a change of size or segments and on a scene cut (counted in SceneCuts).
+// is off; emptied on a change of size, segments or sampling and on a scene cut (counted in
+// SceneCuts).
 func (m *Model) tokenMemoryFor(p padded, nseg int) *tokenMemory {
 	if !m.ReuseTiles || m.ReuseThreshold < 0 {
 		m.tokens = nil
@@ -57,8 +60,8 @@ func (m *Model) tokenMemoryFor(p padded, nseg int) *tokenMemory {
 	}
 	mem := m.tokens
 	n := len(TileOrigins(p.h, m.cfg.Tile)) * len(TileOrigins(p.w, m.cfg.Tile))
-	if mem == nil || mem.w != p.w || mem.h != p.h || mem.nseg != nseg {
-		mem = &tokenMemory{w: p.w, h: p.h, nseg: nseg, tiles: make([]tokenTile, n)}
+	if mem == nil || mem.w != p.w || mem.h != p.h || mem.nseg != nseg || mem.sampling != m.Sampling {
+		mem = &tokenMemory{w: p.w, h: p.h, nseg: nseg, sampling: m.Sampling, tiles: make([]tokenTile, n)}
 		m.tokens = mem
 	}
 	sig := signature(p)

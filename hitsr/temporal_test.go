@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hitsr/hitsr/imageio"
+	"github.com/hitsr/hitsr/model"
 )
 
 // videoPass is one frame through m as a video frame (token memory on): outputs ×1, ×2, ×4, the
@@ -45,35 +46,44 @@ func samePasses(t *testing.T, what string, got, want residualPass) {
 	}
 }
 
-// Threshold 0 reuses only tiles whose condition is identical, and every frame's output equals a
+// Threshold 0 reuses only tiles whose input is identical, and every frame's output equals a
 // pass without reuse bit for bit: on both backends, in several bands and with batches that mix
-// generated and replayed tiles; a frame equal to the previous one replays every tile.
+// generated and replayed tiles, greedy and sampled; a frame equal to the previous one replays
+// every tile.
 func TestTokenReuseExact(t *testing.T) {
 	for spec, m := range v2Models(t) {
-		m.ReuseTiles, m.ReuseThreshold, m.tokens = true, 0, nil
-		m.BandPixels, m.Batch = tokenBandShare*2*8*45, 4 // bands of two tile rows
-		a := noise(45, 37, 3)                            // 6×5 tiles of 8 px
-		frames := []*imageio.Image{a, withCorner(a, 5), withCorner(a, 5), withCorner(withCorner(a, 5), 3)}
-		var reusedAll int
-		for i, img := range frames {
-			got, ran, reused := videoPass(t, m, img)
-			want, err := m.residualFrame(img, []int{0, 1, 2}, true, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			samePasses(t, spec, got, want)
-			switch {
-			case ran+reused != 30:
-				t.Errorf("%s frame %d: %d tiles generated + %d replayed, want 30", spec, i, ran, reused)
-			case i == 0 && reused != 0, i == 1 && (reused == 0 || ran == 0), i == 2 && reused != 30:
-				t.Errorf("%s frame %d: %d tiles generated, %d replayed", spec, i, ran, reused)
-			}
-			reusedAll += reused
+		for _, sampling := range []model.Sampling{{Temperature: 1}, {TopK: 4, Temperature: 1, Seed: 7}} {
+			m.Sampling = sampling
+			tokenReuseExact(t, spec+"/"+sampling.String(), m)
 		}
-		t.Logf("%s: %d of %d tiles replayed", spec, reusedAll, 30*len(frames))
-		m.ReuseTiles, m.tokens = false, nil
-		m.BandPixels, m.Batch = 1<<18, DefaultBatch
+		m.Sampling = model.Sampling{Temperature: 1}
 	}
+}
+
+func tokenReuseExact(t *testing.T, spec string, m *Model) {
+	t.Helper()
+	m.ReuseTiles, m.ReuseThreshold, m.tokens = true, 0, nil
+	m.BandPixels, m.Batch = tokenBandShare*2*8*45, 4 // bands of two tile rows
+	defer func() { m.ReuseTiles, m.tokens, m.BandPixels, m.Batch = false, nil, 1<<18, DefaultBatch }()
+	a := noise(45, 37, 3) // 6×5 tiles of 8 px
+	frames := []*imageio.Image{a, withCorner(a, 5), withCorner(a, 5), withCorner(withCorner(a, 5), 3)}
+	var reusedAll int
+	for i, img := range frames {
+		got, ran, reused := videoPass(t, m, img)
+		want, err := m.residualFrame(img, []int{0, 1, 2}, true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samePasses(t, spec, got, want)
+		switch {
+		case ran+reused != 30:
+			t.Errorf("%s frame %d: %d tiles generated + %d replayed, want 30", spec, i, ran, reused)
+		case i == 0 && reused != 0, i == 1 && (reused == 0 || ran == 0), i == 2 && reused != 30:
+			t.Errorf("%s frame %d: %d tiles generated, %d replayed", spec, i, ran, reused)
+		}
+		reusedAll += reused
+	}
+	t.Logf("%s: %d of %d tiles replayed", spec, reusedAll, 30*len(frames))
 }
 
 // Reused tokens stay put while the decoder and the backbone follow the frame: a frame whose own
@@ -118,8 +128,8 @@ func TestTokenReuseFollowsFrame(t *testing.T) {
 	}
 }
 
-// A scene cut, a new frame size and more segments than the kept tokens cover generate every
-// tile; the threshold separates a changed region from a still one.
+// A scene cut, a new frame size, more segments than the kept tokens cover and another sampling
+// generate every tile; the threshold separates a changed region from a still one.
 func TestTokenReuseResets(t *testing.T) {
 	m := v2Models(t)["cpu"]
 	defer func() { m.ReuseTiles, m.ReuseThreshold, m.tokens = false, DefaultReuseThreshold, nil }()
@@ -154,6 +164,11 @@ func TestTokenReuseResets(t *testing.T) {
 	m.ReuseThreshold = 5
 	if _, ran, reused := videoPass(t, m, a); ran != 1 || reused != 29 {
 		t.Errorf("corner back, threshold 5: %d tiles generated, %d replayed; want 1 and 29", ran, reused)
+	}
+	m.Sampling = model.Sampling{TopK: 4, Temperature: 1, Seed: 1}
+	defer func() { m.Sampling = model.Sampling{Temperature: 1} }()
+	if _, ran, _ := videoPass(t, m, a); ran != 30 {
+		t.Errorf("other sampling: %d of 30 tiles generated", ran)
 	}
 }
 
