@@ -46,6 +46,8 @@ type ladder struct {
 	master  string     // contents last written
 	kept    bool
 	written bool
+	io      sync.RWMutex // held shared by each rendition's encoding and muxing, alone by discard
+	gone    bool         // discarded: the renditions write nothing more (guarded by io)
 }
 
 // rendition is the ladder's part of one output: forced keyframes and measured segments.
@@ -377,6 +379,17 @@ func (l *ladder) finish() error {
 	return nil
 }
 
+// guard runs write, one step of a rendition's encoding and muxing, unless the ladder was
+// discarded. discard waits for the steps under way, so no file appears after it returns.
+func (l *ladder) guard(write func() error) error {
+	l.io.RLock()
+	defer l.io.RUnlock()
+	if l.gone {
+		return nil
+	}
+	return write()
+}
+
 // mkdir creates dir if missing, remembering it for discard.
 func (l *ladder) mkdir(dir string) error {
 	if _, err := os.Stat(dir); err == nil {
@@ -393,10 +406,16 @@ func (l *ladder) mkdir(dir string) error {
 // rendition's playlist and segments, and the directories this run created when left empty.
 func (l *ladder) discard() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.kept {
+	kept := l.kept
+	l.mu.Unlock()
+	if kept {
 		return
 	}
+	l.io.Lock() // not under mu: a rendition's step takes mu to measure its segments
+	l.gone = true
+	l.io.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	master := filepath.Join(l.spec.Dir, masterName)
 	os.Remove(master)
 	os.Remove(master + ".tmp")

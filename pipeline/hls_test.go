@@ -80,24 +80,29 @@ func TestLadderLiveWindow(t *testing.T) {
 	}
 }
 
-// A failed run removes the ladder it started.
+// A failed run removes the ladder it started, and nothing of it reappears after Abort returns
+// (the renditions' writers may be mid-segment when it comes).
 func TestLadderAbortRemoves(t *testing.T) {
 	fftest.Need(t, "ffmpeg")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "in.mkv")
 	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=50:duration=2", "-c:v", "ffv1", src)
-	p := New(Options{Input: src, Ladders: []Ladder{ladderOf(filepath.Join(dir, "hls"), time.Second, 0)}})
+	aborted := make(chan struct{})
+	var p *Pipeline
+	p = New(Options{Input: src, Ladders: []Ladder{ladderOf(filepath.Join(dir, "hls"), time.Second, 0)},
+		Progress: func(s Stats) {
+			if s.Done == 60 { // past the first segment boundary
+				go func() { p.Abort(); close(aborted) }()
+			}
+		}})
 	defer p.Close()
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		time.Sleep(1500 * time.Millisecond)
-		p.Abort()
-	}()
 	if _, err := p.Run(t.Context(), &slow{}); err == nil {
 		t.Fatal("Run: no error after Abort")
 	}
+	<-aborted
 	if left := listNames(dir); len(left) != 1 {
 		t.Fatalf("files left: %v", left)
 	}

@@ -85,10 +85,11 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 	in.intr = in.fc.SetInterruptCallback()
 	mark := avMark()
 	var opts *astiav.Dictionary
-	if IsNetwork(url) { // the frame rate from a few frames, not 20: a live stream is not held back
+	if IsNetwork(url) { // a live stream is not held back: the frame rate from a few frames, not 20, and at most liveProbe read
 		opts = astiav.NewDictionary()
 		defer opts.Free()
 		opts.Set("fpsprobesize", "3", astiav.NewDictionaryFlags())
+		opts.Set("analyzeduration", strconv.FormatInt(liveProbe.Microseconds(), 10), astiav.NewDictionaryFlags())
 	}
 	if err := in.fc.OpenInput(inputURL(url), ifmt, opts); err != nil {
 		in.fc.Free()

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"math"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,21 @@ func (s *stallWatch) packet() {
 
 // ended reports whether the watch ended the input.
 func (s *stallWatch) ended() bool { return s != nil && s.stalled.Load() }
+
+// liveProbe is the most of a network input read to find its streams (FFmpeg's analyzeduration,
+// 5 s by default: the FLV of an RTMP stream announces audio whether it has any or not, and is
+// read that long). What was read arrives at the model in one burst when the run starts.
+const liveProbe = time.Second
+
+// DefaultQueue is the model queue's length when Options.Queue is 0: 4 frames, or with Realtime
+// twice liveProbe of the input's frames (at least 4), so the burst a live stream starts with
+// is not dropped; only a model that stays behind drops frames, and the queue bounds latency.
+func DefaultQueue(realtime bool, fps float64) int {
+	if !realtime || math.IsNaN(fps) {
+		return 4
+	}
+	return max(4, int(math.Ceil(min(2*liveProbe.Seconds()*fps, 256))))
+}
 
 // streamFormat is the container a network output takes unless one is named: MPEG-TS over udp,
 // srt and tcp, MPEG-TS in RTP over rtp, FLV over rtmp; "" for anything else.

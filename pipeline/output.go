@@ -414,14 +414,18 @@ func (w *output) send(abort context.Context, it item) bool {
 
 // run encodes and muxes until ch closes, then flushes and writes the trailer.
 func (w *output) run(abort context.Context) error {
+	guard := func(write func() error) error { return write() }
+	if w.spec.rend != nil { // an aborted ladder's files are removed: nothing may be written after
+		guard = w.spec.rend.l.guard
+	}
 	for it := range w.ch {
 		if abort.Err() == nil {
-			var err error
-			if it.frame != nil {
-				err = w.encode(it.frame)
-			} else {
-				err = w.writeSide(it)
-			}
+			err := guard(func() error {
+				if it.frame != nil {
+					return w.encode(it.frame)
+				}
+				return w.writeSide(it)
+			})
 			if err != nil {
 				return errf(KindFailure, "%s: %v", w.name, err)
 			}
@@ -433,6 +437,11 @@ func (w *output) run(abort context.Context) error {
 	if abort.Err() != nil {
 		return nil
 	}
+	return guard(w.flush)
+}
+
+// flush drains the output's filter chain and encoder and writes the trailer.
+func (w *output) flush() error {
 	if w.post != nil {
 		if err := w.filterEncode(nil); err != nil {
 			return errf(KindFailure, "%s: %v", w.name, err)

@@ -55,7 +55,7 @@ type Options struct {
 	Ladders     []Ladder // HLS outputs
 	Overwrite   bool     // replace existing output files
 	Realtime    bool     // drop frames instead of queueing when the model falls behind
-	Queue       int      // frames buffered between stages (default 4)
+	Queue       int      // frames buffered between stages (0: DefaultQueue)
 	MaxFrames   int      // stop after this many frames (0 = all)
 	// InputTimeout ends a network input (udp://, srt://, …) when no packet arrives for this
 	// long after the first: the outputs are finalised as at the end of a file. 0: wait forever.
@@ -131,9 +131,6 @@ func New(o Options) *Pipeline {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	if o.Queue <= 0 {
-		o.Queue = 4
-	}
 	p := &Pipeline{o: o}
 	p.aborted, p.abort = context.WithCancelCause(context.Background())
 	return p
@@ -181,6 +178,10 @@ func (p *Pipeline) Open() error {
 	}
 	if p.in, err = openInput(o.Input, o.InputFormat, o.Log); err != nil {
 		return err
+	}
+	if o.Queue <= 0 {
+		o.Queue = DefaultQueue(o.Realtime, p.in.fps().Float64())
+		p.o.Queue = o.Queue
 	}
 	if o.Segment != nil {
 		if err := p.in.selectSegment(o.Segment); err != nil {

@@ -38,12 +38,52 @@ func freePort(t *testing.T, network string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// waitBound waits until a socket is bound to port (UDP) or listens on it (TCP), as the kernel
-// lists them in /proc/net: the receiver is ready, so nothing sent is lost to a race.
-func waitBound(t *testing.T, network string, port int) {
+// liveWait bounds every wait of the live tests: generous, as a loaded machine may take long to
+// start a process or to play 3 s of stream, yet a hang still fails.
+const liveWait = 2 * time.Minute
+
+// proc is a started process; done is closed once it has exited (err then holds Wait's result).
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// start starts cmd, killed at the end of the test if still running.
+func start(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
+	return p
+}
+
+// wait waits for p to exit, at most liveWait.
+func (p *proc) wait() error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(liveWait):
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("still running after %s", liveWait)
+	}
+}
+
+// waitBound waits until p has bound a socket to port (UDP) or listens on it (TCP), as the
+// kernel lists them in /proc/net: the receiver is ready, so nothing sent is lost to a race.
+func waitBound(t *testing.T, p *proc, network string, port int) {
 	t.Helper()
 	want := fmt.Sprintf(":%04X ", port)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(liveWait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited (%v) before binding %s port %d", p.cmd.Path, p.err, network, port)
+		default:
+		}
 		b, _ := os.ReadFile("/proc/net/" + network)
 		for _, l := range strings.Split(string(b), "\n") {
 			f := strings.Fields(l)
@@ -94,56 +134,53 @@ func logLines(t *testing.T, stderr string) []doneLine {
 func TestLiveLadder(t *testing.T) {
 	fftest.Need(t, "ffmpeg", "ffprobe", "go")
 	bin := buildCLI(t)
-	start := func(t *testing.T, cmd *exec.Cmd) {
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	}
 	for _, proto := range []string{"udp", "srt", "rtmp"} {
 		t.Run(proto, func(t *testing.T) {
 			dir := t.TempDir()
 			hls := filepath.Join(dir, "hls")
-			args := []string{"--out", "hls:" + hls, "--hls-time", "1", "--realtime", "--queue", "16",
-				"--input-timeout", "1", "--mode", "fidelity", "--device", "cpu", "--progress", "never", "--preset", "ultrafast"}
+			// The default queue (a second of frames in realtime) takes the burst at the start.
+			// UDP ends by the input timeout, long enough that a loaded machine's pauses do not
+			// end it early; SRT and RTMP end when the peer closes, long before theirs.
+			timeout := map[string]string{"udp": "5", "srt": "60", "rtmp": "60"}[proto]
+			args := []string{"--out", "hls:" + hls, "--hls-time", "1", "--realtime", "--input-timeout", timeout,
+				"--mode", "fidelity", "--device", "cpu", "--progress", "never", "--preset", "ultrafast"}
 			var stderr strings.Builder
-			cli := func(input string) *exec.Cmd {
+			cli := func(input string) *proc {
 				cmd := exec.Command(bin, append([]string{input}, args...)...)
 				cmd.Stderr = &stderr
-				start(t, cmd)
-				return cmd
+				return start(t, cmd)
 			}
-			var run, send, relay *exec.Cmd
+			var run, send, relay *proc
 			relayed := filepath.Join(dir, "relay.ts")
 			switch proto {
 			case "udp":
 				port := freePort(t, "udp")
 				run = cli(fmt.Sprintf("udp://127.0.0.1:%d", port))
-				waitBound(t, "udp", port)
-				send = sender("mpegts", fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port))
-				start(t, send)
+				waitBound(t, run, "udp", port)
+				send = start(t, sender("mpegts", fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port)))
 			case "srt":
+				// The SRT receivers take every packet (tsbpd=0, tlpktdrop=0): in live mode libsrt
+				// drops packets late by its latency (120 ms), which a loaded machine makes, at
+				// either end, and what still waits for its play time when the sender closes.
 				port, out := freePort(t, "udp"), freePort(t, "udp")
-				relay = exec.Command("ffmpeg", "-v", "error", "-nostdin", "-i", fmt.Sprintf("srt://127.0.0.1:%d?mode=listener", out), "-c", "copy", relayed)
-				start(t, relay)
-				waitBound(t, "udp", out)
+				relay = start(t, exec.Command("ffmpeg", "-v", "error", "-nostdin", "-i",
+					fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&tsbpd=0&tlpktdrop=0", out), "-c", "copy", relayed))
+				waitBound(t, relay, "udp", out)
 				args = append(args, "--out", fmt.Sprintf("2:srt://127.0.0.1:%d", out))
-				run = cli(fmt.Sprintf("srt://127.0.0.1:%d?mode=listener", port))
-				waitBound(t, "udp", port)
-				send = sender("mpegts", fmt.Sprintf("srt://127.0.0.1:%d?linger=2", port)) // linger: its last packets are delivered
-				start(t, send)
+				run = cli(fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&tsbpd=0&tlpktdrop=0", port))
+				waitBound(t, run, "udp", port)
+				send = start(t, sender("mpegts", fmt.Sprintf("srt://127.0.0.1:%d?linger=2", port))) // linger: its last packets are delivered
 			case "rtmp":
 				port := freePort(t, "tcp")
 				url := fmt.Sprintf("rtmp://127.0.0.1:%d/live/test", port)
-				send = sender("flv", url, "-listen", "1")
-				start(t, send)
-				waitBound(t, "tcp", port)
+				send = start(t, sender("flv", url, "-listen", "1"))
+				waitBound(t, send, "tcp", port)
 				run = cli(url)
 			}
-			if err := wait(send, 30*time.Second); err != nil {
+			if err := send.wait(); err != nil {
 				t.Fatalf("sender: %v", err)
 			}
-			if err := wait(run, 30*time.Second); err != nil {
+			if err := run.wait(); err != nil {
 				t.Fatalf("hitsr-video: %v\n%s", err, stderr.String())
 			}
 			var done doneLine
@@ -182,26 +219,13 @@ func TestLiveLadder(t *testing.T) {
 				}
 			}
 			if relay != nil {
-				if err := wait(relay, 20*time.Second); err != nil {
+				if err := relay.wait(); err != nil {
 					t.Fatalf("SRT receiver: %v", err)
 				}
-				if n := len(fftest.FramePts(t, relayed)); n != done.Frames {
-					t.Fatalf("SRT output: %d frames, %d done", n, done.Frames)
+				if pts := fftest.FramePts(t, relayed); len(pts) != done.Frames {
+					t.Fatalf("SRT output: %d frames, %d done: %v", len(pts), done.Frames, pts)
 				}
 			}
 		})
-	}
-}
-
-// wait waits for cmd to exit, at most d.
-func wait(cmd *exec.Cmd, d time.Duration) error {
-	ch := make(chan error, 1)
-	go func() { ch <- cmd.Wait() }()
-	select {
-	case err := <-ch:
-		return err
-	case <-time.After(d):
-		cmd.Process.Kill()
-		return fmt.Errorf("still running after %s", d)
 	}
 }

@@ -80,7 +80,7 @@ func TestBadInputs(t *testing.T) {
 		{"codec the container cannot hold", []string{sample, "--out", filepath.Join(d, "2x.gif"), "--codec", "libx264", "--model", noModel},
 			exitUsage, "container gif cannot hold libx264"},
 		{"output is a directory", []string{sample, "--out", "2:" + filepath.Dir(existing), "-y"}, exitUsage, "is a directory"},
-		{"queue out of range", []string{sample, "--out", out, "--queue", "0"}, exitUsage, "--queue 0: out of range"},
+		{"queue out of range", []string{sample, "--out", out, "--queue", "-1"}, exitUsage, "--queue -1: out of range"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args
