@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/internal/fftest"
@@ -73,17 +75,19 @@ func BenchmarkLiveLatency(b *testing.B) {
 	var queues []queueSample
 	load0 := loadAverage()
 
-	recvErr := make(chan error, 1)
+	recvErr, ran := make(chan error, 1), make(chan struct{})
 	go func() {
-		recvErr <- receiveCoded(fmt.Sprintf("udp://127.0.0.1:%d", out), w, &mu, got, &unread)
+		recvErr <- receiveCoded(fmt.Sprintf("udp://127.0.0.1:%d", out), w, ran, &mu, got, &unread)
 	}()
+	// Warnings (frames dropped, the input's end) on stdout.
+	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.Lock(os.Stdout), zap.WarnLevel))
 	var st Stats
 	runErr := make(chan error, 1)
 	go func() {
 		var err error
 		lastSample := time.Duration(-1)
 		st, err = Run(context.Background(), m, Options{Input: fmt.Sprintf("udp://127.0.0.1:%d", in), Realtime: true,
-			InputTimeout: 2 * time.Second, Outputs: []Output{
+			InputTimeout: 10 * time.Second, Log: log, Outputs: []Output{
 				{URL: fmt.Sprintf("udp://127.0.0.1:%d", udpPort(b)), Target: hitsr.Target{Scale: 2}, CRF: 23, Preset: "ultrafast"},
 				{URL: fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", out), Target: hitsr.Target{Scale: 4}, CRF: 23, Preset: "ultrafast"}},
 			Progress: func(s Stats) {
@@ -94,6 +98,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 					mu.Unlock()
 				}
 			}})
+		close(ran)
 		runErr <- err
 	}()
 	time.Sleep(time.Second) // the receivers are bound
@@ -104,7 +109,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 	if err := <-runErr; err != nil {
 		b.Fatal(err)
 	}
-	err = <-recvErr // 3 s after the last packet
+	err = <-recvErr // 3 s after the run and the last packet
 	b.StopTimer()
 	if err != nil && !errors.Is(err, astiav.ErrExit) {
 		b.Logf("receiver: %v", err)
@@ -277,15 +282,15 @@ func sendClip(clip, url string, mu *sync.Mutex, sent *[]time.Time) error {
 	}
 }
 
-// receiveCoded reads the MPEG-TS stream at url until no packet arrives for 3 s after the first,
-// decodes its video (width: the clip's, for the scale) and records, by the frame code each
+// receiveCoded reads the MPEG-TS stream at url until ran is closed and no packet has arrived
+// for 3 s, decodes its video (width: the clip's, for the scale) and records, by the frame code each
 // decoded picture shows, the arrival time of the packet that carried it (the first arrival of
 // a code counts); unread counts pictures whose code does not read back.
-func receiveCoded(url string, width int, mu *sync.Mutex, got map[int]time.Time, unread *int) error {
+func receiveCoded(url string, width int, ran <-chan struct{}, mu *sync.Mutex, got map[int]time.Time, unread *int) error {
 	fc := astiav.AllocFormatContext()
 	defer fc.Free()
 	intr := fc.SetInterruptCallback()
-	var last time.Time // guarded by mu
+	last := time.Now() // guarded by mu
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -295,8 +300,13 @@ func receiveCoded(url string, width int, mu *sync.Mutex, got map[int]time.Time, 
 				return
 			case <-time.After(200 * time.Millisecond):
 				mu.Lock()
-				quiet := !last.IsZero() && time.Since(last) > 3*time.Second
+				quiet := time.Since(last) > 3*time.Second
 				mu.Unlock()
+				select {
+				case <-ran:
+				default:
+					quiet = false
+				}
 				if quiet {
 					intr.Interrupt()
 					return
