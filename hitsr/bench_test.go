@@ -103,12 +103,9 @@ func BenchmarkBatch(b *testing.B) {
 	})
 }
 
-// BenchmarkV2Cost: a model v2 file (HITSR_V2_MODEL, default the shipped model when it is one) on a
-// 320×180 frame (HITSR_BENCH_SIZE=WxH overrides) per backend in HITSR_BENCH_DEVICES (default cpu):
-// counted kFLOP per ×4 output pixel and wall time per frame of full mode for ×1+×2+×4, ×2+×4 and ×2
-// only (the HIT early exit), and of fidelity mode; then the ×2-only share of ×2+×4 (issue 10:
-// ≤ 45 %, FLOPs and wall time).
-func BenchmarkV2Cost(b *testing.B) {
+// v2BenchModel is the model v2 file a benchmark runs: HITSR_V2_MODEL, else the shipped model;
+// the benchmark is skipped when the file holds no v2 token path.
+func v2BenchModel(b *testing.B) string {
 	path := cmp.Or(os.Getenv("HITSR_V2_MODEL"), shippedModel)
 	f, err := model.ReadFile(path)
 	if err != nil {
@@ -117,6 +114,16 @@ func BenchmarkV2Cost(b *testing.B) {
 	if w, err := model.Check(f); err != nil || !w.Cfg.V2() || !w.Transformer {
 		b.Skipf("%s holds no model v2 token path (HITSR_V2_MODEL names a file that does; %v)", path, err)
 	}
+	return path
+}
+
+// BenchmarkV2Cost: a model v2 file (HITSR_V2_MODEL, default the shipped model when it is one) on a
+// 320×180 frame (HITSR_BENCH_SIZE=WxH overrides) per backend in HITSR_BENCH_DEVICES (default cpu):
+// counted kFLOP per ×4 output pixel and wall time per frame of full mode for ×1+×2+×4, ×2+×4 and ×2
+// only (the HIT early exit), and of fidelity mode; then the ×2-only share of ×2+×4 (issue 10:
+// ≤ 45 %, FLOPs and wall time).
+func BenchmarkV2Cost(b *testing.B) {
+	path := v2BenchModel(b)
 	w, h := 320, 180
 	if s := os.Getenv("HITSR_BENCH_SIZE"); s != "" {
 		fmt.Sscanf(s, "%dx%d", &w, &h)

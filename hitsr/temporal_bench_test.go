@@ -18,7 +18,6 @@ import (
 	"github.com/hitsr/hitsr/imageio"
 	"github.com/hitsr/hitsr/internal/fftest"
 	"github.com/hitsr/hitsr/metrics"
-	"github.com/hitsr/hitsr/model"
 )
 
 // Temporal reuse on real video (issue 12), per clip of $HITSR_DATA/video (default
@@ -35,14 +34,7 @@ import (
 // named. The methods take turns frame by frame, so that a varying load hits them alike.
 func BenchmarkTemporalReuse(b *testing.B) {
 	fftest.Need(b, "ffmpeg")
-	path := cmp.Or(os.Getenv("HITSR_V2_MODEL"), shippedModel)
-	f, err := model.ReadFile(path)
-	if err != nil {
-		b.Skip(err)
-	}
-	if w, err := model.Check(f); err != nil || !w.Cfg.V2() || !w.Transformer {
-		b.Skipf("%s holds no model v2 token path (HITSR_V2_MODEL names a file that does; %v)", path, err)
-	}
+	path := v2BenchModel(b)
 	data := cmp.Or(os.Getenv("HITSR_DATA"), "/work/shared/data")
 	clips, _ := filepath.Glob(filepath.Join(data, "video", "*"))
 	if only := os.Getenv("HITSR_BENCH_CLIPS"); only != "" {
@@ -68,6 +60,7 @@ func BenchmarkTemporalReuse(b *testing.B) {
 	}
 	out := os.Getenv("HITSR_BENCH_OUT")
 	if out == "" { // kept after the run: the paths are printed
+		var err error
 		if out, err = os.MkdirTemp("", "hitsr-temporal-"); err != nil {
 			b.Fatal(err)
 		}
