@@ -132,6 +132,9 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 		return nil, errf(KindInput, "%s: decoder parameters: %v", url, err)
 	}
 	in.dec.SetThreadCount(0)
+	if IsNetwork(url) { // frame threads hold frames back (one per thread); slices do not
+		in.dec.SetThreadType(astiav.ThreadTypeSlice)
+	}
 	in.dec.SetTimeBase(in.vst.TimeBase())
 	if err := in.dec.Open(codec, nil); err != nil {
 		in.close()
@@ -205,7 +208,7 @@ func (in *input) frameEstimate() int {
 
 // run demuxes until the end (or stop), sends decoded frames to jobs and other streams'
 // packets to the outputs that carry them.
-func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []*output, realtime bool, maxFrames int, st *runStats) error {
+func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*output, realtime bool, maxFrames int, st *runStats) error {
 	pkt := astiav.AllocPacket()
 	defer pkt.Free()
 	frame := astiav.AllocFrame()
@@ -229,17 +232,13 @@ func (in *input) run(stop, abort context.Context, jobs chan<- *frameJob, outs []
 			if !IsNetwork(in.name) && !clock.wait(stop, abort, j.pts-j.first, in.timeBase()) {
 				return false, nil
 			}
-			select {
-			case jobs <- j:
-			case <-abort.Done():
-				return false, nil
-			default:
+			return enqueueFresh(abort, jobs, j, func() {
 				if st.dropped.Add(1) == 1 {
-					in.log.Warn("realtime: the model is behind the input; dropping frames (policy: drop newest when the queue is full)")
+					in.log.Warn("realtime: the model is behind the input; dropping frames (policy: the oldest queued when the queue is full)")
 				}
-			}
-			return true, nil
+			}), nil
 		}
+		j.queued = time.Now()
 		select {
 		case jobs <- j:
 			return true, nil

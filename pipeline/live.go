@@ -70,6 +70,47 @@ func DefaultQueue(realtime bool, fps float64) int {
 	return max(4, int(math.Ceil(min(2*liveProbe.Seconds()*fps, 256))))
 }
 
+// DefaultMaxDelay is Options.MaxDelay when 0: the model queue's length in input time (2 s
+// with the realtime default queue), so the burst a live stream starts with is kept whole while
+// a frame's wait for the model is bounded even when the model takes longer than a frame.
+func DefaultMaxDelay(queue int, fps float64) time.Duration {
+	if !(fps > 0) || math.IsInf(fps, 0) {
+		return 2 * liveProbe
+	}
+	return time.Duration(float64(queue) / fps * float64(time.Second))
+}
+
+// enqueueFresh puts j on the model queue without waiting, stamped with the time it entered:
+// when the queue is full, the oldest queued frame makes room (dropped is called for it), as a
+// live viewer wants the newest. False when the run is aborted.
+func enqueueFresh(abort context.Context, jobs chan *frameJob, j *frameJob, dropped func()) bool {
+	j.queued = time.Now()
+	for {
+		select {
+		case jobs <- j:
+			return true
+		case <-abort.Done():
+			return false
+		default:
+		}
+		select {
+		case <-jobs:
+			dropped()
+		default: // the model took one meanwhile
+		}
+	}
+}
+
+// liveEncoderOptions adds to opts, for a live run, what keeps codec from holding frames back:
+// x264's and x265's zerolatency tuning (no B-frames, no lookahead, slice threads instead of
+// frame threads). The output's own settings (preset, crf, bitrate, a rendition's keyframe
+// options) are applied by the encoder after the tuning, so they win.
+func liveEncoderOptions(codec string, opts map[string]string) {
+	if _, set := opts["tune"]; !set && (codec == "libx264" || codec == "libx265") {
+		opts["tune"] = "zerolatency"
+	}
+}
+
 // streamFormat is the container a network output takes unless one is named: MPEG-TS over udp,
 // srt and tcp, MPEG-TS in RTP over rtp, FLV over rtmp; "" for anything else.
 func streamFormat(url string) string {

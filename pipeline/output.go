@@ -50,13 +50,14 @@ type output struct {
 	postIn      *astiav.Frame // a model result on its way into post
 	postDur     int64         // one frame at post's rate, in its time base
 	inputEnd    func() int64  // where the input ends, in the model's time base (once read)
+	live        bool          // a realtime run: the encoder holds no frames back
 }
 
 // newOutput opens one output: its file (planned by PlanFiles; nil for stdout and URLs),
 // encoder, streams and container header.
 func newOutput(in *input, spec Output, file *File, o Options) (_ *output, err error) {
 	w := &output{spec: spec, name: spec.URL, file: file, sides: map[int]*sideStream{}, durs: map[int64]int64{},
-		ch: make(chan item, o.Queue+8), log: o.Log.With(zap.String("output", spec.URL))}
+		ch: make(chan item, o.Queue+8), log: o.Log.With(zap.String("output", spec.URL)), live: o.Realtime}
 	defer func() {
 		if err != nil {
 			w.close()
@@ -231,6 +232,9 @@ func (w *output) openEncoder(in *input, ow, oh int) error {
 	// Keep the input's time base so timestamps (VFR included) pass through unchanged; fall
 	// back to 1/fps for encoders that refuse it (e.g. MPEG-4 part 2 above 65535).
 	opts := encoderOptions(spec)
+	if w.live {
+		liveEncoderOptions(codec.Name(), opts)
+	}
 	w.encTB = w.inTB
 	why, err := open(w.encTB, opts)
 	if err != nil {

@@ -57,6 +57,9 @@ type Options struct {
 	Realtime    bool     // drop frames instead of queueing when the model falls behind
 	Queue       int      // frames buffered between stages (0: DefaultQueue)
 	MaxFrames   int      // stop after this many frames (0 = all)
+	// MaxDelay, with Realtime, is the longest a frame waits for the model: an older one is
+	// dropped while a newer one waits (0: DefaultMaxDelay, the queue's length in input time).
+	MaxDelay time.Duration
 	// InputTimeout ends a network input (udp://, srt://, …) when no packet arrives for this
 	// long after the first: the outputs are finalised as at the end of a file. 0: wait forever.
 	InputTimeout time.Duration
@@ -110,7 +113,8 @@ var ErrAborted = errors.New("aborted: partial outputs removed")
 // frameJob is one frame on its way through the model and the encoders.
 type frameJob struct {
 	img             *imageio.Image
-	pts, dur, first int64 // input stream time base; first = the stream's first pts
+	pts, dur, first int64     // input stream time base; first = the stream's first pts
+	queued          time.Time // when it entered the model queue
 }
 
 // Pipeline is one run: New, Open, Run, Close; Abort from anywhere.
@@ -182,6 +186,9 @@ func (p *Pipeline) Open() error {
 	if o.Queue <= 0 {
 		o.Queue = DefaultQueue(o.Realtime, p.in.fps().Float64())
 		p.o.Queue = o.Queue
+	}
+	if o.MaxDelay <= 0 {
+		p.o.MaxDelay = DefaultMaxDelay(o.Queue, p.in.fps().Float64())
 	}
 	if o.Segment != nil {
 		if err := p.in.selectSegment(o.Segment); err != nil {
@@ -314,16 +321,25 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 			fail(err)
 		}
 	}()
-	pace := &pacer{realtime: o.Realtime}
+	pace := &pacer{realtime: o.Realtime, maxDelay: o.MaxDelay, now: time.Now}
 	var cur *frameJob // the frame in the model, for the pacer
 	model, _ := plugin.New(plugin.UpscalerFunc(func(img *imageio.Image, targets ...hitsr.Target) ([]*imageio.Image, error) {
 		return pace.upscale(up, cur, targets, cap(jobs)-len(jobs), in.timeBase(), st, o.Log)
 	}), targets...)
 	go func() { // model
 		defer producers.Done()
+		staleDrops := 0
 		for j := range jobs {
 			if stop.Err() != nil {
 				continue // drop what is queued; the decoder stops too
+			}
+			if pace.stale(j, len(jobs)) {
+				st.dropped.Add(1)
+				if staleDrops++; staleDrops == 1 {
+					o.Log.Warn("realtime: frames waited longer than the max delay for the model; dropping the oldest",
+						zap.Duration("max_delay", o.MaxDelay))
+				}
+				continue
 			}
 			cur = j
 			if err := model.Push(plugin.Frame{Image: j.img, PTS: j.pts, Duration: j.dur}); err != nil {
@@ -395,17 +411,34 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	return stats, nil
 }
 
-// pacer runs the model on each frame. In realtime it sends a frame down a Degrader's cheaper
-// path when a full pass (its running mean) would not end before the frames arriving meanwhile
-// overflow the queue's free slots, so frames are degraded before any is dropped.
+// pacer runs the model on each frame and, in realtime, keeps frames fresh: it skips a frame
+// that waited longer than maxDelay while a newer one waits (stale), and sends a frame down a
+// Degrader's cheaper path when a full pass (its running mean) would end after maxDelay or not
+// before the frames arriving meanwhile overflow the queue's free slots (cheap), so frames are
+// degraded before any is dropped.
 type pacer struct {
 	realtime bool
+	maxDelay time.Duration
+	now      func() time.Time
 	full     time.Duration // mean full-pass time (exponential, 1/4 weight to the newest)
+}
+
+// stale reports whether the model skips j: in realtime, it waited longer than maxDelay and
+// newer frames wait behind it. The oldest go first; the newest frame is always run, so a model
+// slower than maxDelay still shows the present.
+func (p *pacer) stale(j *frameJob, newer int) bool {
+	return p.realtime && newer > 0 && p.now().Sub(j.queued) > p.maxDelay
+}
+
+// cheap reports whether j should take the cheaper path: a full pass would end after maxDelay,
+// or would let more frames arrive (one per interval) than the free slots hold.
+func (p *pacer) cheap(j *frameJob, free int, interval time.Duration) bool {
+	return p.realtime && (p.now().Sub(j.queued)+p.full > p.maxDelay || p.full*5 > time.Duration(free)*interval*4)
 }
 
 func (p *pacer) upscale(up Upscaler, j *frameJob, targets []hitsr.Target, free int, tb astiav.Rational, st *runStats, log *zap.Logger) ([]*imageio.Image, error) {
 	interval := time.Duration(float64(j.dur) * tb.Float64() * float64(time.Second))
-	if d, ok := up.(Degrader); ok && p.realtime && p.full*5 > time.Duration(free)*interval*4 {
+	if d, ok := up.(Degrader); ok && p.cheap(j, free, interval) {
 		res, cheap, err := d.UpscaleToCheap(j.img, targets...)
 		if cheap || err != nil {
 			if err == nil && st.degraded.Add(1) == 1 {
@@ -414,12 +447,13 @@ func (p *pacer) upscale(up Upscaler, j *frameJob, targets []hitsr.Target, free i
 			return res, err
 		}
 	}
-	t0 := time.Now()
+	t0 := p.now()
 	res, err := up.UpscaleTo(j.img, targets...)
+	took := p.now().Sub(t0)
 	if p.full == 0 {
-		p.full = time.Since(t0)
+		p.full = took
 	}
-	p.full = (3*p.full + time.Since(t0)) / 4
+	p.full = (3*p.full + took) / 4
 	return res, err
 }
 

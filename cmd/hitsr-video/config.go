@@ -80,6 +80,9 @@ var table = []setting{
 	{name: "queue", arg: "N", def: 0, min: 0, max: 256, cmds: cmdUpscale,
 		help:  "frames buffered between stages (0: 4, or with --realtime two seconds of the input's frames)",
 		field: func(s *settings) any { return &s.queue }},
+	{name: "max-delay", arg: "S", def: float64(0), min: 0, cmds: cmdUpscale,
+		help:  "with --realtime, the longest a frame waits for the model: older frames are dropped, oldest first, while newer ones wait (0: the queue's length in input time, 2 s by default)",
+		field: func(s *settings) any { return &s.maxDelay }},
 	{name: "frames", arg: "N", def: 0, min: 0, cmds: cmdUpscale, help: "stop after N frames (0: all)",
 		field: func(s *settings) any { return &s.frames }},
 	{name: "input-timeout", arg: "S", def: 10, min: 0, cmds: cmdUpscale,
@@ -171,6 +174,7 @@ type settings struct {
 	inputTimeout                      int
 	reuse                             bool
 	reuseThreshold, sceneCut          float64
+	maxDelay                          float64 // seconds
 }
 
 func envName(name string) string {

@@ -229,3 +229,16 @@ func TestLiveLadder(t *testing.T) {
 		})
 	}
 }
+
+// --max-delay takes seconds ≥ 0 (a fraction too); anything else is one usage error naming it.
+func TestMaxDelayFlag(t *testing.T) {
+	s, _, err := loadSettings(cmdUpscale, []string{"in.mp4", "--out", "2x.mp4", "--realtime", "--max-delay", "0.5"})
+	if err != nil || s.maxDelay != 0.5 {
+		t.Fatalf("--max-delay 0.5: %v, %+v", err, s)
+	}
+	for arg, want := range map[string]string{"-1": "--max-delay -1: out of range", "soon": `invalid argument "soon" for "--max-delay"`, "+Inf": "--max-delay +Inf: out of range"} {
+		if _, _, err := loadSettings(cmdUpscale, []string{"in.mp4", "--out", "2x.mp4", "--max-delay", arg}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--max-delay %s: %v, want %q", arg, err, want)
+		}
+	}
+}
