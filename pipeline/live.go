@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/asticode/go-astiav"
 )
 
 // IsNetwork reports whether an input is a network stream (udp://, srt://, rtmp://, …): one that
@@ -140,4 +142,13 @@ func outputURL(url string) string {
 		sep = "&"
 	}
 	return url + sep + "linger=" + srtLinger
+}
+
+// liveMuxerOptions adds to opts, for a live run, what lets a receiver pass on each frame as
+// soon as it has arrived: MPEG-TS with the length of every video PES stated (one that does not
+// fit 16 bits still goes without), so a demuxer need not wait for the next PES to end it.
+func liveMuxerOptions(format string, opts *astiav.Dictionary) {
+	if format == "mpegts" {
+		opts.Set("omit_video_pes_length", "0", astiav.NewDictionaryFlags())
+	}
 }

@@ -74,6 +74,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 	}
 	var queues []queueSample
 	load0 := loadAverage()
+	loads := map[int]string{} // minute → the load average at its end (or the run's)
 
 	recvErr, ran := make(chan error, 1), make(chan struct{})
 	go func() {
@@ -95,6 +96,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 					lastSample = s.Elapsed
 					mu.Lock()
 					queues = append(queues, queueSample{s.Elapsed, s.Queued, s.Backlog})
+					loads[int(s.Elapsed.Minutes())] = loadAverage()
 					mu.Unlock()
 				}
 			}})
@@ -140,6 +142,10 @@ func BenchmarkLiveLatency(b *testing.B) {
 	say("%d frames sent, %d decoded, %d done, %d dropped; %d identified in the ×4 stream, %d ×4 frames unreadable",
 		len(sent), st.Decoded, st.Done, st.Dropped, len(all), unread)
 	say("latency send → ×4 arrival: p50 %.0f ms, p95 %.0f ms, max %.0f ms", p50, p95, pmax)
+	sentPerMinute := map[int]int{}
+	for _, t := range sent {
+		sentPerMinute[int(t.Sub(sent[0]).Minutes())]++
+	}
 	for minute := 0; minute <= seconds/60; minute++ {
 		v := perMinute[minute]
 		if len(v) == 0 {
@@ -152,7 +158,8 @@ func BenchmarkLiveLatency(b *testing.B) {
 			}
 		}
 		a, c, e := percentiles(v)
-		say("minute %d: %d frames, latency p50 %.0f / p95 %.0f / max %.0f ms; model queue max %d, encoder queue max %d", minute, len(v), a, c, e, q, bl)
+		say("minute %d: %d frames sent, %d identified, latency p50 %.0f / p95 %.0f / max %.0f ms; model queue max %d, encoder queue max %d; load average %s",
+			minute, sentPerMinute[minute], len(v), a, c, e, q, bl, loads[minute])
 	}
 }
 

@@ -145,6 +145,9 @@ func (w *output) writeHeader(url string) (err error) {
 	if w.spec.rend != nil {
 		w.spec.rend.muxerOptions(opts)
 	}
+	if w.live {
+		liveMuxerOptions(w.oc.OutputFormat().Name(), opts)
+	}
 	if name := w.oc.OutputFormat().Name(); w.file != nil && !w.file.direct() && (strings.Contains(name, "mp4") || name == "mov") {
 		opts.Set("movflags", "+faststart", astiav.NewDictionaryFlags())
 	}
