@@ -114,7 +114,8 @@ func TestEnqueueFreshDropsOldest(t *testing.T) {
 
 // Realtime x264 output holds no frame back: zerolatency tuning (no B-frames, no lookahead)
 // where the same output at the same preset without realtime has B-frames; the output's own
-// settings still apply (its CRF and preset, every frame kept).
+// settings still apply (its CRF and preset, every frame kept). Realtime MPEG-TS states every
+// video PES's length (else 0: a demuxer waits for the next PES to end one).
 func TestRealtimeEncoderLatency(t *testing.T) {
 	fftest.Need(t, "ffmpeg", "ffprobe")
 	dir := t.TempDir()
@@ -122,10 +123,14 @@ func TestRealtimeEncoderLatency(t *testing.T) {
 	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=20:duration=1", "-c:v", "ffv1", src)
 	for _, realtime := range []bool{false, true} {
 		out := filepath.Join(dir, fmt.Sprintf("realtime-%v.mkv", realtime))
+		ts := filepath.Join(dir, fmt.Sprintf("realtime-%v.ts", realtime))
 		st, err := Run(context.Background(), &bicubic{}, Options{Input: src, Realtime: realtime,
-			Outputs: []Output{{URL: out, Target: hitsr.Target{Scale: 2}, CRF: 30, Preset: "medium"}}})
+			Outputs: []Output{{URL: out, Target: hitsr.Target{Scale: 2}, CRF: 30, Preset: "medium"}, fast(ts, hitsr.Target{Scale: 1})}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if pes := videoPESLengths(t, ts); len(pes) != 20 || slices.Contains(pes, 0) == realtime {
+			t.Errorf("realtime %v: video PES lengths %v; want 20, all stated only in realtime", realtime, pes)
 		}
 		types, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pict_type",
 			"-of", "csv=p=0", out).Output()
@@ -178,4 +183,27 @@ func TestRealtimeMaxDelay(t *testing.T) {
 				maxDelay, len(outPts), outPts[len(outPts)-1], st.Done, inPts[len(inPts)-1])
 		}
 	}
+}
+
+// videoPESLengths lists the length field of every video PES in an MPEG-TS file (0: unstated).
+func videoPESLengths(t *testing.T, path string) []int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lengths []int
+	for p := 0; p+188 <= len(data); p += 188 {
+		pkt := data[p : p+188]
+		if pkt[0] != 0x47 || pkt[1]&0x40 == 0 { // sync byte; payload unit start
+			continue
+		}
+		payload := pkt[4:]
+		if pkt[3]&0x20 != 0 { // adaptation field first
+			payload = payload[1+int(payload[0]):]
+		}
+		if len(payload) >= 6 && bytes.HasPrefix(payload, []byte{0, 0, 1, 0xE0}) {
+			lengths = append(lengths, int(payload[4])<<8|int(payload[5]))
+		}
+	}
+	return lengths
 }
