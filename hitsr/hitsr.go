@@ -68,6 +68,11 @@ type Model struct {
 	// SceneCut is the mean change of a frame from the previous one (8-bit levels of its 8×8 block
 	// means) above which every tile's tokens are generated afresh. Default DefaultSceneCut.
 	SceneCut float64
+	// Stabilize > 0 makes single-image calls frames of one video whose outputs are blended with
+	// the previous frame's where the input is still (stabilize.go): the previous output's largest
+	// weight; StillLevel is the input change (8-bit levels) at which its weight reaches 0.
+	// Default 0 (off; hitsr-video: DefaultStabilize) and DefaultStillLevel.
+	Stabilize, StillLevel float64
 	// Sampling is how full mode (model v2) picks tokens: greedy by default, or top-k with a
 	// temperature and a seed (the same seed, the same output on every backend, band and batch).
 	Sampling    model.Sampling
@@ -77,6 +82,7 @@ type Model struct {
 
 	cache  *tileCache
 	tokens *tokenMemory
+	stab   *stabilizer
 
 	be    ml.Backend
 	flops float64 // recorded model arithmetic so far (multiply-add = 2)
@@ -124,7 +130,8 @@ func loadOn(path string, buf []byte, be ml.Backend) (*Model, error) {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
 	m := &Model{Batch: DefaultBatch, Overlap: 4, BandPixels: 1 << 18, Mode: Full, be: be, w: w, cfg: w.Cfg,
-		ReuseThreshold: DefaultReuseThreshold, SceneCut: DefaultSceneCut, Sampling: model.Sampling{Temperature: 1}}
+		ReuseThreshold: DefaultReuseThreshold, SceneCut: DefaultSceneCut, StillLevel: DefaultStillLevel,
+		Sampling: model.Sampling{Temperature: 1}}
 	if w.Transformer {
 		m.m, err = model.New(w)
 	}
@@ -251,6 +258,9 @@ func (m *Model) UpscaleImages(imgs []*imageio.Image, scales ...int) ([][]*imagei
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(imgs) == 1 {
+		m.stabilizeFrame(imgs[0], rgb[0])
 	}
 	out := make([][]*imageio.Image, len(imgs))
 	for i, img := range imgs {

@@ -73,6 +73,10 @@ func (m *Model) tokenMemoryFor(p padded, nseg int) *tokenMemory {
 	return mem
 }
 
+// NewShot makes the next video frame start afresh: no tokens kept, nothing to stabilise against
+// (a keyframe, where a plan's segment may start).
+func (m *Model) NewShot() { m.tokens, m.stab = nil, nil }
+
 // tileInput is the pixels of p that the condition of the tile at org (side T) depends on: the
 // tile and r pixels around it (the backbone's radius), clipped to the frame, planar RGB.
 func tileInput(p padded, org [2]int, T, r int) []float32 {

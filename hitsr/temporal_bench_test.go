@@ -24,7 +24,9 @@ import (
 // /work/shared/data) and scale ×2, ×4: HITSR_BENCH_FRAMES frames (default 48) from 1 s in, HR =
 // the frames scaled to LR·s (LR 160×90, literature-protocol downscale of the HR). Per method
 // (bicubic, fidelity, full without reuse, full with reuse at each threshold of
-// HITSR_REUSE_THRESHOLDS, default DefaultReuseThreshold): mean PSNR-Y against HR and temporal
+// HITSR_REUSE_THRESHOLDS, default DefaultReuseThreshold, and fidelity and full with reuse (the
+// first threshold) stabilised at each weight of HITSR_STABILIZE, default DefaultStabilize;
+// HITSR_STILL_LEVEL sets StillLevel): mean PSNR-Y against HR and temporal
 // flicker, mean over pixels and frames of |(out_t − out_{t−1}) − (HR_t − HR_{t−1})| on Y; for
 // reuse the share of transformer evaluations saved and the wall-time speed-up over full mode
 // without reuse. Per-frame values go to temporal.csv and the plot of one clip
@@ -58,6 +60,17 @@ func BenchmarkTemporalReuse(b *testing.B) {
 			thresholds = append(thresholds, v)
 		}
 	}
+	stabilize := []float64{DefaultStabilize}
+	if s := os.Getenv("HITSR_STABILIZE"); s != "" {
+		stabilize = nil
+		for _, f := range strings.Split(s, ",") {
+			v, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				b.Fatalf("HITSR_STABILIZE: %v", err)
+			}
+			stabilize = append(stabilize, v)
+		}
+	}
 	out := os.Getenv("HITSR_BENCH_OUT")
 	if out == "" { // kept after the run: the paths are printed
 		var err error
@@ -70,6 +83,9 @@ func BenchmarkTemporalReuse(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Close()
+	if s := os.Getenv("HITSR_STILL_LEVEL"); s != "" {
+		m.StillLevel, _ = strconv.ParseFloat(s, 64)
+	}
 	csvPath := filepath.Join(out, "temporal.csv")
 	cf, err := os.Create(csvPath)
 	if err != nil {
@@ -95,6 +111,11 @@ func BenchmarkTemporalReuse(b *testing.B) {
 			}
 			for _, th := range thresholds {
 				methods = append(methods, &temporalMethod{name: fmt.Sprintf("reuse %g", th), mode: Full, threshold: th})
+			}
+			for _, st := range stabilize {
+				methods = append(methods,
+					&temporalMethod{name: fmt.Sprintf("fid+stab %g", st), mode: Fidelity, stabilize: st},
+					&temporalMethod{name: fmt.Sprintf("reuse+stab %g", st), mode: Full, threshold: thresholds[0], stabilize: st})
 			}
 			// frame by frame, every method in turn: a varying load on the machine hits all alike
 			var prevHR []float64
@@ -152,7 +173,9 @@ type temporalMethod struct {
 	up        func(*imageio.Image) (*imageio.Image, error)
 	mode      Mode
 	threshold float64
+	stabilize float64
 	mem       *tokenMemory
+	stab      *stabilizer
 	res       temporalResult
 	prevY     []float64
 }
@@ -172,7 +195,8 @@ func (mt *temporalMethod) frame(m *Model, lr, hr *imageio.Image, s int, yHR, pre
 	if up == nil {
 		m.Mode = mt.mode
 		m.ReuseTiles, m.ReuseThreshold, m.tokens = mt.threshold >= 0, mt.threshold, mt.mem
-		defer func() { mt.mem, m.tokens = m.tokens, nil }()
+		m.Stabilize, m.stab = mt.stabilize, mt.stab
+		defer func() { mt.mem, m.tokens, mt.stab, m.stab = m.tokens, nil, m.stab, nil }()
 		up = func(lr *imageio.Image) (*imageio.Image, error) {
 			o, err := m.Upscale(lr, s)
 			if err != nil {

@@ -370,7 +370,7 @@ func (in *input) toJob(f *astiav.Frame) (*frameJob, error) {
 		in.firstPts = pts
 	}
 	in.lastPts, in.lastDur = pts, dur
-	return &frameJob{img: img, pts: pts, dur: dur, first: in.firstPts}, nil
+	return &frameJob{img: img, pts: pts, dur: dur, first: in.firstPts, key: f.KeyFrame()}, nil
 }
 
 // mediaClock paces realtime reading to the input's timestamps (as ffmpeg -re): a frame is

@@ -32,6 +32,11 @@ type Degrader interface {
 	UpscaleToCheap(img *imageio.Image, targets ...hitsr.Target) (out []*imageio.Image, ok bool, err error)
 }
 
+// Shots is an Upscaler that carries state from frame to frame (hitsr.Model: token memory and
+// stabilisation): NewShot makes the next frame start afresh, as at a keyframe, so that a plan's
+// segment (which starts at one) upscales its frames as a single run does.
+type Shots interface{ NewShot() }
+
 // Output is one requested output.
 type Output struct {
 	URL     string       // file path, "-" for stdout, or an FFmpeg URL (udp://, srt://, …)
@@ -115,6 +120,7 @@ type frameJob struct {
 	img             *imageio.Image
 	pts, dur, first int64     // input stream time base; first = the stream's first pts
 	queued          time.Time // when it entered the model queue
+	key             bool      // a keyframe of the input (Shots)
 }
 
 // Pipeline is one run: New, Open, Run, Close; Abort from anywhere.
@@ -438,6 +444,9 @@ func (p *pacer) cheap(j *frameJob, free int, interval time.Duration) bool {
 
 func (p *pacer) upscale(up Upscaler, j *frameJob, targets []hitsr.Target, free int, tb astiav.Rational, st *runStats, log *zap.Logger) ([]*imageio.Image, error) {
 	interval := time.Duration(float64(j.dur) * tb.Float64() * float64(time.Second))
+	if s, ok := up.(Shots); ok && j.key {
+		s.NewShot()
+	}
 	if d, ok := up.(Degrader); ok && p.cheap(j, free, interval) {
 		res, cheap, err := d.UpscaleToCheap(j.img, targets...)
 		if cheap || err != nil {

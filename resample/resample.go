@@ -22,10 +22,11 @@ func (k Kernel) String() string {
 	return [...]string{"bicubic", "bicubic-aa", "lanczos3"}[k]
 }
 
-// weights for one axis: output i takes in[idx[i]+j]·w[i][j] (indices already clamped).
-type axis struct {
-	idx [][]int
-	w   [][]float32
+// Axis is a filter along one axis: output i is Σ_j in[Idx[i][j]]·W[i][j] (indices clamped to
+// the input).
+type Axis struct {
+	Idx [][]int
+	W   [][]float32
 }
 
 func cubic(x, a float64) float64 {
@@ -55,8 +56,8 @@ func lanczos(x float64) float64 {
 }
 
 // plainAxis is torch's upsample_bicubic2d (align_corners=False) along one axis.
-func plainAxis(in, out int) axis {
-	var ax axis
+func plainAxis(in, out int) Axis {
+	var ax Axis
 	scale := float64(in) / float64(out)
 	for i := 0; i < out; i++ {
 		src := scale*(float64(i)+0.5) - 0.5
@@ -69,15 +70,15 @@ func plainAxis(in, out int) axis {
 			idx[j] = min(max(int(x0)-1+j, 0), in-1)
 			wf[j] = float32(w[j])
 		}
-		ax.idx, ax.w = append(ax.idx, idx), append(ax.w, wf)
+		ax.Idx, ax.W = append(ax.Idx, idx), append(ax.W, wf)
 	}
 	return ax
 }
 
 // aaAxis is torch's _upsample_bicubic2d_aa / PIL's resampling weights along one axis for a
 // filter of the given support (2 for cubic, 3 for Lanczos-3).
-func aaAxis(in, out int, filter func(float64) float64, support float64) axis {
-	var ax axis
+func aaAxis(in, out int, filter func(float64) float64, support float64) Axis {
+	var ax Axis
 	scale := float64(in) / float64(out)
 	sup, inv := support, 1.0
 	if scale >= 1 {
@@ -102,12 +103,13 @@ func aaAxis(in, out int, filter func(float64) float64, support float64) axis {
 				wf[j] = float32(ws[j] / total)
 			}
 		}
-		ax.idx, ax.w = append(ax.idx, idx), append(ax.w, wf)
+		ax.Idx, ax.W = append(ax.Idx, idx), append(ax.W, wf)
 	}
 	return ax
 }
 
-func makeAxis(k Kernel, in, out int) axis {
+// NewAxis is kernel k's filter from in to out samples, as Resize applies it.
+func NewAxis(k Kernel, in, out int) Axis {
 	switch k {
 	case BicubicAA:
 		return aaAxis(in, out, func(x float64) float64 { return cubic(x, -0.5) }, 2)
@@ -122,14 +124,14 @@ func Resize(src []float32, c, h, w, oh, ow int, k Kernel) []float32 {
 	if oh == h && ow == w {
 		return append([]float32(nil), src[:c*h*w]...)
 	}
-	ax, ay := makeAxis(k, w, ow), makeAxis(k, h, oh)
+	ax, ay := NewAxis(k, w, ow), NewAxis(k, h, oh)
 	tmp := make([]float32, c*h*ow)
 	for p := 0; p < c*h; p++ {
 		row, o := src[p*w:(p+1)*w], tmp[p*ow:(p+1)*ow]
 		for x := 0; x < ow; x++ {
 			var s float32
-			for j, i := range ax.idx[x] {
-				s += row[i] * ax.w[x][j]
+			for j, i := range ax.Idx[x] {
+				s += row[i] * ax.W[x][j]
 			}
 			o[x] = s
 		}
@@ -140,8 +142,8 @@ func Resize(src []float32, c, h, w, oh, ow int, k Kernel) []float32 {
 		plane := tmp[ch*h*ow : (ch+1)*h*ow]
 		for y := 0; y < oh; y++ {
 			clear(acc)
-			for j, i := range ay.idx[y] {
-				wt := ay.w[y][j]
+			for j, i := range ay.Idx[y] {
+				wt := ay.W[y][j]
 				row := plane[i*ow : (i+1)*ow]
 				for x, v := range row {
 					acc[x] += v * wt

@@ -32,7 +32,7 @@ def main():
     top.set_ylabel("PSNR-Y vs HR (dB)")
     bottom.set_ylabel("flicker: mean |Δout − ΔHR| on Y")
     bottom.set_xlabel("frame")
-    top.set_title(f"{clip} ×{scale}: temporal token reuse")
+    top.set_title(f"{clip} ×{scale}: temporal token reuse and stabilisation")
     top.legend(fontsize=8)
     top.grid(alpha=0.3)
     bottom.grid(alpha=0.3)

@@ -141,6 +141,9 @@ var table = []setting{
 	{name: "scene-cut", arg: "F", def: float64(hitsr.DefaultSceneCut), cmds: cmdUpscale,
 		help:  "mean change of a frame from the previous one (8-bit levels of 8×8 block means) above which every tile's tokens are generated afresh",
 		field: func(s *settings) any { return &s.sceneCut }},
+	{name: "stabilize", arg: "F", def: hitsr.DefaultStabilize, max: 1, cmds: cmdUpscale,
+		help:  "weight of the previous output, carried by the input's change, where a frame is still (the network follows each frame's noise; 0: off)",
+		field: func(s *settings) any { return &s.stabilize }},
 	{name: "config", arg: "FILE", def: "", cmds: cmdAny, notInFile: true,
 		help:  "YAML config; without it, the first of ./hitsr.yaml, $XDG_CONFIG_HOME/hitsr/config.yaml, /etc/hitsr/config.yaml",
 		field: func(s *settings) any { return &s.cfgFile }},
@@ -174,6 +177,7 @@ type settings struct {
 	inputTimeout                      int
 	reuse                             bool
 	reuseThreshold, sceneCut          float64
+	stabilize                         float64
 	maxDelay                          float64 // seconds
 }
 
@@ -295,9 +299,13 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 			}
 		case *bool:
 			*p, err = cast.ToBoolE(raw)
-		case *float64: // ≥ min (no upper bound)
-			if *p, err = cast.ToFloat64E(raw); err == nil && !(*p >= float64(e.min)) || math.IsInf(*p, 1) {
-				return nil, nil, fail(exitUsage, "%s %g: out of range (≥ %d)", source(e.name), *p, e.min)
+		case *float64: // ≥ min, ≤ max when max is set, finite
+			if *p, err = cast.ToFloat64E(raw); err == nil && (!(*p >= float64(e.min)) || math.IsInf(*p, 1) || e.max != 0 && *p > float64(e.max)) {
+				limit := fmt.Sprintf("≥ %d", e.min)
+				if e.max != 0 {
+					limit = fmt.Sprintf("%d..%d", e.min, e.max)
+				}
+				return nil, nil, fail(exitUsage, "%s %g: out of range (%s)", source(e.name), *p, limit)
 			}
 		case *[]string:
 			switch str, ok := raw.(string); {

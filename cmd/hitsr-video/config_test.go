@@ -36,8 +36,12 @@ func TestFlagTable(t *testing.T) {
 		case bool:
 			vals = [3]string{"true", "false", "true"}
 		case float64:
+			step := 1.0
+			if e.max != 0 { // inside min..max
+				step = float64(e.max-e.min) / 4
+			}
 			for i := range vals {
-				vals[i] = fmt.Sprint(float64(e.min) + 0.25 + float64(i))
+				vals[i] = fmt.Sprint(float64(e.min) + step*(0.25+float64(i)))
 			}
 		case []string:
 			vals = [3]string{"", "1x.mkv", "2x.mkv"}
@@ -136,6 +140,11 @@ func TestFlagTable(t *testing.T) {
 	for _, v := range []string{"-0.5", "NaN", "+Inf"} {
 		if _, _, err := loadSettings(cmdUpscale, []string{"--out", "2x.mkv", "--reuse-threshold", v}); err == nil || !strings.Contains(err.Error(), "--reuse-threshold") {
 			t.Errorf("--reuse-threshold %s: %v", v, err)
+		}
+	}
+	for _, v := range []string{"-0.1", "1.01", "NaN", "+Inf"} {
+		if _, _, err := loadSettings(cmdUpscale, []string{"--out", "2x.mkv", "--stabilize", v}); err == nil || !strings.Contains(err.Error(), "--stabilize "+v+": out of range (0..1)") {
+			t.Errorf("--stabilize %s: %v", v, err)
 		}
 	}
 }

@@ -167,6 +167,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 		log.Info(notice)
 	}
 	m.ReuseTiles, m.ReuseThreshold, m.SceneCut = s.reuse, s.reuseThreshold, s.sceneCut // still tiles of consecutive frames reuse work
+	m.Stabilize = s.stabilize
 	start := time.Now()
 	st, err := p.Run(stop, m)
 	bar.finish()
