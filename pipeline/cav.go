@@ -38,9 +38,9 @@ static void hs_set_color(AVCodecContext *e, int spc, int prim, int trc, int rang
 static int hs_query_codec(AVFormatContext *oc, int id) {
 	return avformat_query_codec(oc->oformat, id, FF_COMPLIANCE_NORMAL);
 }
-// hs_header_ok writes a header for one stream of codec id into memory: whether a container
-// that does not list its codecs takes this one.
-static int hs_header_ok(AVFormatContext *like, int id) {
+// hs_header_ok writes a header for one stream of codec id (with the parameters par, if any) into
+// memory: whether the container takes it.
+static int hs_header_ok(AVFormatContext *like, int id, const AVCodecParameters *par) {
 	AVFormatContext *oc = NULL;
 	uint8_t *buf = NULL;
 	int ok = 0;
@@ -50,12 +50,16 @@ static int hs_header_ok(AVFormatContext *like, int id) {
 		return 0;
 	AVStream *st = avformat_new_stream(oc, NULL);
 	if (st && avio_open_dyn_buf(&oc->pb) >= 0) {
-		st->codecpar->codec_type = avcodec_get_type(id);
-		st->codecpar->codec_id = id;
-		st->codecpar->width = 64;
-		st->codecpar->height = 64;
-		st->codecpar->sample_rate = 48000;
-		av_channel_layout_default(&st->codecpar->ch_layout, 2);
+		if (par && avcodec_parameters_copy(st->codecpar, par) >= 0) {
+			st->codecpar->codec_tag = 0;
+		} else {
+			st->codecpar->codec_type = avcodec_get_type(id);
+			st->codecpar->codec_id = id;
+			st->codecpar->width = 64;
+			st->codecpar->height = 64;
+			st->codecpar->sample_rate = 48000;
+			av_channel_layout_default(&st->codecpar->ch_layout, 2);
+		}
 		st->time_base = (AVRational){1, 25};
 		ok = avformat_write_header(oc, NULL) >= 0;
 		avio_close_dyn_buf(oc->pb, &buf);
@@ -209,7 +213,14 @@ func muxerAccepts(oc *astiav.FormatContext, id astiav.CodecID) bool {
 	case 1:
 		return true
 	}
-	return C.hs_header_ok(c, C.int(id)) != 0
+	return C.hs_header_ok(c, C.int(id), nil) != 0
+}
+
+// muxerTakes is whether oc's muxer takes a stream copied with parameters cp: muxerAccepts, and a
+// header written with them (the codec lists of mov and mp4 are shared; mov refuses Opus there).
+func muxerTakes(oc *astiav.FormatContext, cp *astiav.CodecParameters) bool {
+	c := (*C.AVFormatContext)(cptr(oc))
+	return muxerAccepts(oc, cp.CodecID()) && C.hs_header_ok(c, C.int(cp.CodecID()), (*C.AVCodecParameters)(cptr(cp))) != 0
 }
 
 // guessFormat is the muxer FFmpeg picks for a file name (by its extension), or "".

@@ -376,7 +376,7 @@ func (w *output) addSideStreams(in *input) {
 			w.log.Info("stream not carried", zap.Int("stream", ist.Index()), zap.String("type", mt.String()))
 			continue
 		}
-		if muxerAccepts(w.oc, cp.CodecID()) {
+		if muxerTakes(w.oc, cp) {
 			ost := w.oc.NewStream(nil)
 			if err := cp.Copy(ost.CodecParameters()); err != nil {
 				w.log.Warn("stream not carried", zap.Int("stream", ist.Index()), zap.Error(err))

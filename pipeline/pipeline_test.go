@@ -124,24 +124,28 @@ func TestVFR(t *testing.T) {
 	}
 }
 
-// PCM audio cannot go into mp4: it is re-encoded to AAC with the same duration.
+// Audio a container cannot hold is re-encoded to AAC with the same duration (PCM into mp4; Opus
+// into mov, whose codec list, shared with mp4, names it but whose header refuses it); audio it
+// holds is copied (Opus into mp4, Vorbis into mkv).
 func TestAudioReencoded(t *testing.T) {
 	fftest.Need(t, "ffmpeg", "ffprobe")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "in.mkv")
-	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=1.2", "-f", "lavfi", "-i",
-		"sine=frequency=300:sample_rate=44100:duration=1.2", "-c:v", "libx264", "-preset", "ultrafast",
-		"-c:a", "pcm_s16le", src)
-	out := filepath.Join(dir, "2x.mp4")
-	run(t, Options{Input: src, Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
-	r := fftest.Probe(t, out)
-	a := r.Stream("audio")
-	if a == nil || a.CodecName != "aac" {
-		t.Fatalf("audio stream %+v, want aac", a)
-	}
-	dur, _ := strconv.ParseFloat(r.Format.Duration, 64)
-	if dur < 1.15 || dur > 1.3 {
-		t.Fatalf("duration %.3f s, want ≈1.2", dur)
+	for _, c := range []struct{ codec, out, want string }{
+		{"pcm_s16le", "2x.mp4", "aac"}, {"libopus", "2x.mov", "aac"}, {"libopus", "2x.mp4", "opus"}, {"libvorbis", "2x.mkv", "vorbis"},
+	} {
+		dir := t.TempDir()
+		src := filepath.Join(dir, "in.mkv")
+		fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=1.2", "-f", "lavfi", "-i",
+			"sine=frequency=300:sample_rate=48000:duration=1.2", "-c:v", "libx264", "-preset", "ultrafast",
+			"-c:a", c.codec, src)
+		out := filepath.Join(dir, c.out)
+		run(t, Options{Input: src, Outputs: []Output{fast(out, hitsr.Target{Scale: 2})}})
+		r := fftest.Probe(t, out)
+		if a := r.Stream("audio"); a == nil || a.CodecName != c.want {
+			t.Fatalf("%s into %s: audio stream %+v, want %s", c.codec, c.out, a, c.want)
+		}
+		if dur, _ := strconv.ParseFloat(r.Format.Duration, 64); dur < 1.15 || dur > 1.3 {
+			t.Fatalf("%s into %s: duration %.3f s, want ≈1.2", c.codec, c.out, dur)
+		}
 	}
 }
 
