@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -236,6 +238,28 @@ func runUpscale(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Lo
 	return upscaleVideo(input, s, stderr, log)
 }
 
+// discardOnSignal makes SIGINT/SIGTERM remove the outputs not yet committed and exit
+// exitInterrupted (an image has no frames in flight to finish); release stops it.
+func discardOnSignal(log *zap.Logger, files []*pipeline.File) (release func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig, ok := <-ch
+		if !ok {
+			return
+		}
+		for _, f := range files {
+			f.Discard()
+		}
+		logExit(log, fmt.Errorf("stopped by %s; outputs not finished were removed", sig), exitInterrupted)
+		os.Exit(exitInterrupted)
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(ch)
+	}
+}
+
 func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) error {
 	paths := make([]string, len(s.outs))
 	for i, o := range s.outs {
@@ -251,6 +275,7 @@ func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) 
 	if err != nil {
 		return pipelineError(err)
 	}
+	defer discardOnSignal(log, files)()
 	img, err := imageio.Read(input)
 	if err != nil {
 		return fail(exitInput, "%s: %v", input, err)

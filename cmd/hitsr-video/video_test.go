@@ -354,6 +354,35 @@ func startCLI(t *testing.T, bin string, args ...string) (*exec.Cmd, <-chan strin
 	return cmd, rest
 }
 
+// An image run stopped by SIGINT or SIGTERM (while it upscales) exits 130 with one line saying so
+// and leaves no output and no temporary file.
+func TestImageSignals(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "go")
+	bin := buildCLI(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		d := t.TempDir()
+		in := filepath.Join(d, "in.png")
+		fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=1920x1080", "-frames:v", "1", in)
+		cmd := exec.Command(bin, in, "--out", filepath.Join(d, "4x.png"), "--out", filepath.Join(d, "2x.jpg"),
+			"--device", "cpu", "--mode", "fidelity")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(700 * time.Millisecond) // loading the model and upscaling take ~10 s on 2 cores
+		cmd.Process.Signal(sig)
+		cmd.Wait()
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if code := cmd.ProcessState.ExitCode(); code != exitInterrupted || !strings.Contains(lines[len(lines)-1], "stopped by") {
+			t.Fatalf("%v: exit %d, want %d\n%s", sig, code, exitInterrupted, stderr.String())
+		}
+		if ents, _ := os.ReadDir(d); len(ents) != 1 {
+			t.Errorf("%v: the folder holds %v, want the input alone", sig, ents)
+		}
+	}
+}
+
 // SIGINT once: the outputs are finalised with the frames done, soon (exit 130). Twice, while
 // an output is stuck (a FIFO nobody reads): exit 130 within 2 s, no partial file left.
 func TestSignals(t *testing.T) {
