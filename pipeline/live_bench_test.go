@@ -26,12 +26,12 @@ import (
 // Live latency: a live H.264 stream (testsrc2, HITSR_LIVE_SIZE at HITSR_LIVE_FPS; default
 // 128x72 at 5 frames/s, what the shared 2-core machine sustains in fidelity mode beside a
 // training job) is sent over UDP loopback at its own pace for HITSR_LIVE_SECONDS (default 600)
-// and upscaled in fidelity mode (shipped model, CPU) with Realtime and the default queue to ×2
-// and ×4 MPEG-TS over UDP. Every frame carries its number as a binary code in its top rows;
+// and upscaled in fidelity mode (shipped model, CPU) with Realtime, the default queue and max
+// delay (HITSR_LIVE_MAX_DELAY seconds sets it) to ×2 and ×4 MPEG-TS over UDP. Every frame carries its number as a binary code in its top rows;
 // latency is a frame's send time to the arrival of the ×4 packet holding the same picture (the
 // code read back from the decoded ×4 frame). p50/p95/max are printed for the run and per
-// minute, with the model queue and the fullest encoder queue (sampled every second), the frames
-// dropped and the load average.
+// minute, with the frames sent and identified, the model queue and the fullest encoder queue
+// (sampled every second) and the load average.
 func BenchmarkLiveLatency(b *testing.B) {
 	fftest.Need(b, "ffmpeg")
 	size, fps, seconds := "128x72", 5, 600
@@ -43,6 +43,10 @@ func BenchmarkLiveLatency(b *testing.B) {
 	}
 	if v, err := strconv.Atoi(os.Getenv("HITSR_LIVE_SECONDS")); err == nil && v > 0 {
 		seconds = v
+	}
+	var maxDelay time.Duration // 0: the default
+	if v, err := strconv.ParseFloat(os.Getenv("HITSR_LIVE_MAX_DELAY"), 64); err == nil && v > 0 {
+		maxDelay = time.Duration(v * float64(time.Second))
 	}
 	var w, h int
 	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil || w < codeBits*codeCell || h < 2*codeCell {
@@ -87,7 +91,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 	go func() {
 		var err error
 		lastSample := time.Duration(-1)
-		st, err = Run(context.Background(), m, Options{Input: fmt.Sprintf("udp://127.0.0.1:%d", in), Realtime: true,
+		st, err = Run(context.Background(), m, Options{Input: fmt.Sprintf("udp://127.0.0.1:%d", in), Realtime: true, MaxDelay: maxDelay,
 			InputTimeout: 10 * time.Second, Log: log, Outputs: []Output{
 				{URL: fmt.Sprintf("udp://127.0.0.1:%d", udpPort(b)), Target: hitsr.Target{Scale: 2}, CRF: 23, Preset: "ultrafast"},
 				{URL: fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", out), Target: hitsr.Target{Scale: 4}, CRF: 23, Preset: "ultrafast"}},
@@ -137,8 +141,12 @@ func BenchmarkLiveLatency(b *testing.B) {
 	p50, p95, pmax := percentiles(all)
 	b.ReportMetric(p50, "p50_ms")
 	b.ReportMetric(p95, "p95_ms")
-	say("%s at %d fps, %d s, fidelity mode on %s → ×2 + ×4 (x264 ultrafast, MPEG-TS over UDP), load average %s at the start, %s at the end (%d CPUs)",
-		size, fps, seconds, m.Backend().Name(), load0, loadAverage(), runtime.NumCPU())
+	delay := "default"
+	if maxDelay > 0 {
+		delay = maxDelay.String()
+	}
+	say("%s at %d fps, %d s, fidelity mode on %s, max delay %s → ×2 + ×4 (x264 ultrafast, MPEG-TS over UDP), load average %s at the start, %s at the end (%d CPUs)",
+		size, fps, seconds, m.Backend().Name(), delay, load0, loadAverage(), runtime.NumCPU())
 	say("%d frames sent, %d decoded, %d done, %d dropped; %d identified in the ×4 stream, %d ×4 frames unreadable",
 		len(sent), st.Decoded, st.Done, st.Dropped, len(all), unread)
 	say("latency send → ×4 arrival: p50 %.0f ms, p95 %.0f ms, max %.0f ms", p50, p95, pmax)

@@ -80,7 +80,7 @@ var table = []setting{
 	{name: "queue", arg: "N", def: 0, min: 0, max: 256, cmds: cmdUpscale,
 		help:  "frames buffered between stages (0: 4, or with --realtime two seconds of the input's frames)",
 		field: func(s *settings) any { return &s.queue }},
-	{name: "max-delay", arg: "S", def: float64(0), min: 0, cmds: cmdUpscale,
+	{name: "max-delay", arg: "S", def: float64(0), min: 0, max: 3600, cmds: cmdUpscale,
 		help:  "with --realtime, the longest a frame waits for the model: older frames are dropped, oldest first, while newer ones wait (0: the queue's length in input time, 2 s by default)",
 		field: func(s *settings) any { return &s.maxDelay }},
 	{name: "frames", arg: "N", def: 0, min: 0, cmds: cmdUpscale, help: "stop after N frames (0: all)",

@@ -236,7 +236,7 @@ func TestMaxDelayFlag(t *testing.T) {
 	if err != nil || s.maxDelay != 0.5 {
 		t.Fatalf("--max-delay 0.5: %v, %+v", err, s)
 	}
-	for arg, want := range map[string]string{"-1": "--max-delay -1: out of range", "soon": `invalid argument "soon" for "--max-delay"`, "+Inf": "--max-delay +Inf: out of range"} {
+	for arg, want := range map[string]string{"-1": "--max-delay -1: out of range", "soon": `invalid argument "soon" for "--max-delay"`, "+Inf": "--max-delay +Inf: out of range", "3601": "--max-delay 3601: out of range (0..3600)"} {
 		if _, _, err := loadSettings(cmdUpscale, []string{"in.mp4", "--out", "2x.mp4", "--max-delay", arg}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("--max-delay %s: %v, want %q", arg, err, want)
 		}

@@ -141,9 +141,8 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	if err := chainMode(s); err != nil {
 		return err
 	}
-	maxDelay := time.Duration(min(s.maxDelay, 86400) * float64(time.Second)) // a day at most, no overflow
 	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, VF: s.vf, Outputs: outs, Ladders: ladders, Overwrite: s.overwrite,
-		Realtime: s.realtime, InputTimeout: time.Duration(s.inputTimeout) * time.Second, Queue: s.queue, MaxDelay: maxDelay, MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
+		Realtime: s.realtime, InputTimeout: time.Duration(s.inputTimeout) * time.Second, Queue: s.queue, MaxDelay: time.Duration(s.maxDelay * float64(time.Second)), MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
 	defer p.Close()
 	stop, release := onSignals(log, p.Abort)
 	defer release()
