@@ -1,9 +1,10 @@
 """Token path curves PNG (docs/training.md, model v2): the tokenizer's PSNR gain over the backbone on
 ground-truth tokens (batch tiles), the transformer's CE and token accuracy, the decoder fine-tune's gain
 on the transformer's own tokens, and with --dpo a DPO run's ℓ(z_HR), ℓ(z_LR) (per-token mean
-log-probabilities), CE and accuracy.
+log-probabilities), CE and accuracy, and with --twin its CE-only twin's (equal budget) CE and accuracy.
 
-  /usr/bin/python3 train/plot_tokpath.py --run train/runs/tp [--dpo train/runs/tp_dpo] --out docs/tokpath-curves.png
+  /usr/bin/python3 train/plot_tokpath.py --run train/runs/tp [--dpo train/runs/tp_dpo [--twin train/runs/tp_ce]] \
+      --out docs/tokpath-curves.png
 """
 import argparse
 import json
@@ -31,11 +32,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default="train/runs/tp")
     ap.add_argument("--dpo", default="")
+    ap.add_argument("--twin", default="")
     ap.add_argument("--out", default="docs/tokpath-curves.png")
     a = ap.parse_args()
     tok, tr, ft = (read(os.path.join(a.run, f"{s}.jsonl")) for s in ("tok", "tr", "ft"))
     dpo = read(os.path.join(a.dpo, "tr.jsonl")) if a.dpo else []
-    fig, axs = plt.subplots(1, 4 if dpo else 3, figsize=(20 if dpo else 15, 4))
+    twin = read(os.path.join(a.twin, "tr.jsonl")) if a.twin else []
+    cols = 3 + bool(dpo) + bool(twin)
+    fig, axs = plt.subplots(1, cols, figsize=(5 * cols, 4))
     curve(axs[0], tok, "gain4", "×4 (GT tokens)")
     curve(axs[0], tok, "gain2", "×2 (GT tokens)")
     curve(axs[0], ft, "gain4", "×4 (model tokens, ft steps)")
@@ -48,7 +52,12 @@ def main():
     if dpo:
         for key in ("l_hr", "l_lr", "ce"):
             curve(axs[3], dpo, key, {"l_hr": "ℓ(z_HR)", "l_lr": "ℓ(z_LR)", "ce": "CE"}[key])
+        curve(axs[3], twin, "ce", "CE, no DPO (twin)")
         axs[3].set(title="DPO run (per-token log-prob / CE)", xlabel="step")
+    if twin:
+        curve(axs[4], dpo, "acc", "CE + DPO")
+        curve(axs[4], twin, "acc", "CE only (twin)")
+        axs[4].set(title="token accuracy from the 3000-step CE model", xlabel="step")
     for ax in axs:
         ax.grid(alpha=0.3)
         ax.legend()
