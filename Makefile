@@ -52,8 +52,8 @@ plugin:
 bench:
 	$(GO) run ./cmd/hitsr-bench
 	$(GO) test ./hitsr -run '^$$' -bench 'OpenBLAS|Upscale360p|OnePass|V2Cost' -benchtime 1x
-	@# Temporal token reuse on the shared clips (issue 12): evaluations saved, speed-up, PSNR-Y, flicker, a plot.
-	nice -n 10 $(GO) test ./hitsr -run '^$$' -bench 'TemporalReuse' -benchtime 1x -timeout 60m
+	@# Temporal token reuse and stabilisation on the shared clips (issue 12): evaluations saved, speed-up, PSNR-Y, flicker, a plot; the stabiliser's cost.
+	nice -n 10 $(GO) test ./hitsr -run '^$$' -bench 'TemporalReuse|Stabilize' -benchtime 1x -timeout 60m
 	$(GO) test ./pipeline -run '^$$' -bench 'Modes|RSS1000|Soak10000|LiveLatency' -benchtime 1x -timeout 90m
 	@# Peak resident memory of one frame → ×2 + ×4 per input size and mode (issue 11: ≤ 1 GB at 640×360, ≤ 1.5 GB at 1280×720).
 	@d=$$(mktemp -d) && $(GO) build -o $$d/hitsr-video ./cmd/hitsr-video && \

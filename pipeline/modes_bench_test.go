@@ -32,15 +32,18 @@ func benchClip(b *testing.B, frames int) string {
 }
 
 // BenchmarkModes: 320×180 → ×2 + ×4 with libx264 (crf 18, medium) per mode of the shipped model,
-// next to the ffmpeg CLI's Lanczos with the same encodes in the same run; frames/s, the ratio,
-// and the model's counted cost per ×4 output pixel (multiply-add = 2 FLOPs).
+// as hitsr-video runs it (stabilised; full mode with and without token reuse), next to the ffmpeg
+// CLI's Lanczos with the same encodes in the same run; frames/s, the ratio, and the model's
+// counted cost per ×4 output pixel (multiply-add = 2 FLOPs).
 func BenchmarkModes(b *testing.B) {
 	fftest.Need(b, "ffmpeg")
 	for _, mode := range []struct {
+		name   string
 		mode   hitsr.Mode
+		reuse  bool
 		frames int
-	}{{hitsr.Fidelity, 48}, {hitsr.Full, 3}} {
-		b.Run(mode.mode.String(), func(b *testing.B) {
+	}{{"fidelity", hitsr.Fidelity, true, 48}, {"full", hitsr.Full, false, 12}, {"full+reuse", hitsr.Full, true, 12}} {
+		b.Run(mode.name, func(b *testing.B) {
 			clip := benchClip(b, mode.frames)
 			m, err := hitsr.Load(shipped, "auto")
 			if err != nil {
@@ -50,7 +53,7 @@ func BenchmarkModes(b *testing.B) {
 			if !m.Has(mode.mode) {
 				b.Skipf("the shipped model has no %s network", mode.mode)
 			}
-			m.Mode = mode.mode
+			m.Mode, m.ReuseTiles, m.Stabilize = mode.mode, mode.reuse, hitsr.DefaultStabilize
 			d := b.TempDir()
 			ffFPS := lanczosFPS(b, clip, d, mode.frames)
 			b.ResetTimer()
@@ -70,7 +73,7 @@ func BenchmarkModes(b *testing.B) {
 			b.ReportMetric(fps/ffFPS, "ratio")
 			b.ReportMetric(kflop, "kFLOP/x4px")
 			b.Logf("%s mode, %d frames 320x180 → 640x360 + 1280x720 on %s: hitsr %.3f fps, ffmpeg lanczos %.2f fps (%.3f×); %.1f kFLOP per ×4 output px",
-				mode.mode, st.Done, m.Backend().Name(), fps, ffFPS, fps/ffFPS, kflop)
+				mode.name, st.Done, m.Backend().Name(), fps, ffFPS, fps/ffFPS, kflop)
 		})
 	}
 }
