@@ -66,8 +66,13 @@ type Tensor struct {
 // Shape returns the dimensions (a copy).
 func (t *Tensor) Shape() []int { return append([]int(nil), t.shape...) }
 
-// Dim returns dimension i; negative i counts from the end.
+// Dim returns dimension i; negative i counts from the end. The shapeless result of an op in a
+// failed context has every dimension 1, so that code sizing later ops from it runs on to the
+// context's error (Err, Compute) instead of panicking.
 func (t *Tensor) Dim(i int) int {
+	if t.shape == nil && t.ctx != nil && t.ctx.err != nil {
+		return 1
+	}
 	if i < 0 {
 		i += len(t.shape)
 	}

@@ -98,6 +98,11 @@ func TestErrors(t *testing.T) {
 				}
 			}
 			c.Scale(ok, 2) // valid, but the context has failed
+			// a failed op's result can still be sized from (model code does) without panicking
+			bad := c.MatMul(ok, ok, false, false)
+			if d := bad.Dim(0) * bad.Dim(-1); d != 1 {
+				t.Errorf("a failed context's result has dimensions %d", d)
+			}
 			if c.Err() != err {
 				t.Errorf("later op replaced the error with %v", c.Err())
 			}
