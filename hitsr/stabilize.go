@@ -135,24 +135,21 @@ func stillness(prev, cur []float32, w, h int, strength, level float64) []float32
 
 // boxMean is the mean of v (h×w) over the (2r+1)² square around each pixel, clipped to the frame.
 func boxMean(v []float64, w, h, r int) []float64 {
-	rows := make([]float64, len(v))
-	for y := range h {
-		for x := range w {
-			s := 0.0
-			for xx := max(x-r, 0); xx <= min(x+r, w-1); xx++ {
-				s += v[y*w+xx]
-			}
-			rows[y*w+x] = s / float64(min(x+r, w-1)-max(x-r, 0)+1)
-		}
-	}
+	return boxLines(boxLines(v, h, w, w, 1, r), w, h, 1, w, r)
+}
+
+// boxLines is the mean of v over ±r samples along each of its lines (line l: n samples from
+// l·stride, step apart), clipped to the line.
+func boxLines(v []float64, lines, n, stride, step, r int) []float64 {
 	out := make([]float64, len(v))
-	for y := range h {
-		for x := range w {
+	for l := range lines {
+		for i := range n {
+			lo, hi := max(i-r, 0), min(i+r, n-1)
 			s := 0.0
-			for yy := max(y-r, 0); yy <= min(y+r, h-1); yy++ {
-				s += rows[yy*w+x]
+			for j := lo; j <= hi; j++ {
+				s += v[l*stride+j*step]
 			}
-			out[y*w+x] = s / float64(min(y+r, h-1)-max(y-r, 0)+1)
+			out[l*stride+i*step] = s / float64(hi-lo+1)
 		}
 	}
 	return out

@@ -49,28 +49,8 @@ func BenchmarkTemporalReuse(b *testing.B) {
 	if s := os.Getenv("HITSR_BENCH_FRAMES"); s != "" {
 		frames, _ = strconv.Atoi(s)
 	}
-	thresholds := []float64{DefaultReuseThreshold}
-	if s := os.Getenv("HITSR_REUSE_THRESHOLDS"); s != "" {
-		thresholds = nil
-		for _, f := range strings.Split(s, ",") {
-			v, err := strconv.ParseFloat(f, 64)
-			if err != nil {
-				b.Fatalf("HITSR_REUSE_THRESHOLDS: %v", err)
-			}
-			thresholds = append(thresholds, v)
-		}
-	}
-	stabilize := []float64{DefaultStabilize}
-	if s := os.Getenv("HITSR_STABILIZE"); s != "" {
-		stabilize = nil
-		for _, f := range strings.Split(s, ",") {
-			v, err := strconv.ParseFloat(f, 64)
-			if err != nil {
-				b.Fatalf("HITSR_STABILIZE: %v", err)
-			}
-			stabilize = append(stabilize, v)
-		}
-	}
+	thresholds := floatsEnv(b, "HITSR_REUSE_THRESHOLDS", DefaultReuseThreshold)
+	stabilize := floatsEnv(b, "HITSR_STABILIZE", DefaultStabilize)
 	out := os.Getenv("HITSR_BENCH_OUT")
 	if out == "" { // kept after the run: the paths are printed
 		var err error
@@ -255,6 +235,23 @@ func clipFrames(b testing.TB, clip string, w, h, n int) []*imageio.Image {
 	}
 	if len(out) < 2 {
 		b.Fatalf("%s: %d frames", clip, len(out))
+	}
+	return out
+}
+
+// floatsEnv is the comma-separated numbers in $name, else def.
+func floatsEnv(b *testing.B, name string, def float64) []float64 {
+	s := os.Getenv(name)
+	if s == "" {
+		return []float64{def}
+	}
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			b.Fatalf("%s: %v", name, err)
+		}
+		out = append(out, v)
 	}
 	return out
 }
