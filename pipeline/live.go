@@ -132,6 +132,20 @@ func streamFormat(url string) string {
 // (libsrt otherwise drops what is unsent at close: the stream's last frames).
 const srtLinger = "2"
 
+// srtDrain is how long an SRT output stays open after its last packet. FFmpeg closes its SRT
+// socket without blocking and then releases libsrt, which cuts the linger short: what libsrt
+// had not sent yet (a loaded machine's last frames) was lost, and a receiver playing on
+// libsrt's clock (120 ms behind by default) drops what it has not played when the sender goes.
+const srtDrain = 2 * time.Second
+
+// drainBeforeClose waits, for an output whose protocol loses data still in flight at close
+// (srt://), until it has been delivered and played.
+func drainBeforeClose(url string) {
+	if strings.HasPrefix(strings.ToLower(url), "srt://") {
+		time.Sleep(srtDrain)
+	}
+}
+
 // outputURL is url with the options a network output needs unless given: linger for srt://.
 func outputURL(url string) string {
 	if !strings.HasPrefix(strings.ToLower(url), "srt://") || strings.Contains(url, "linger=") {

@@ -479,6 +479,7 @@ func (w *output) finish() error {
 		return errf(KindFailure, "%s: writing the trailer: %v", w.name, err)
 	}
 	if w.ioc != nil {
+		drainBeforeClose(w.spec.URL)
 		if err := w.ioc.Close(); err != nil {
 			return errf(KindFailure, "%s: closing: %v", w.name, err)
 		}
