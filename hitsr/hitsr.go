@@ -68,10 +68,10 @@ type Model struct {
 	// SceneCut is the mean change of a frame from the previous one (8-bit levels of its 8×8 block
 	// means) above which every tile's tokens are generated afresh. Default DefaultSceneCut.
 	SceneCut float64
-	// Stabilize > 0 makes single-image calls frames of one video whose outputs are blended with
-	// the previous frame's where the input is still (stabilize.go): the previous output's largest
-	// weight; StillLevel is the input change (8-bit levels) at which its weight reaches 0.
-	// Default 0 (off; hitsr-video: DefaultStabilize) and DefaultStillLevel.
+	// Stabilize, when > 0, takes single-image calls as consecutive frames of one video and blends
+	// each output with the previous frame's where the input is still (stabilize.go): it is the
+	// previous output's weight where nothing moves, falling linearly to 0 at StillLevel of motion
+	// (8-bit levels). Defaults 0 (off; hitsr-video: DefaultStabilize) and DefaultStillLevel.
 	Stabilize, StillLevel float64
 	// Sampling is how full mode (model v2) picks tokens: greedy by default, or top-k with a
 	// temperature and a seed (the same seed, the same output on every backend, band and batch).
