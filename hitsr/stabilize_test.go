@@ -60,11 +60,7 @@ func stabilizeRef(prev, cur, prevOut, sr []float32, w, h, s int, strength, level
 func randomOutputs(r *rand.Rand, w, h int, scales []int) []*imageio.Image {
 	var outs []*imageio.Image
 	for _, s := range scales {
-		o := imageio.New(w*s, h*s, 3)
-		for i := range o.Pix {
-			o.Pix[i] = r.Float32()
-		}
-		outs = append(outs, o)
+		outs = append(outs, noise(w*s, h*s, r.Uint64()))
 	}
 	return outs
 }
