@@ -6,7 +6,6 @@ import (
 
 	"github.com/hitsr/hitsr/imageio"
 	"github.com/hitsr/hitsr/ml"
-	"github.com/hitsr/hitsr/tokenizer"
 )
 
 // Model v2's full mode (docs/model.md §10; train/hitsr/fullv2.py upscale()): the backbone over the
@@ -198,7 +197,7 @@ func (m *Model) residualBand(p padded, a, b int, ys, xs []int, segs []int, nseg 
 	var groups []tileGroup
 	for t0 := 0; t0 < len(fresh); t0 += batch {
 		grp := tileGroup{tiles: fresh[t0:min(t0+batch, len(fresh))]}
-		cond := tokenizer.AreaDown(c, pick(featTiles, grp.tiles), m.cfg.Gmax())
+		cond := m.m.Condition(c, pick(featTiles, grp.tiles))
 		origins := make([][2]int, len(grp.tiles)) // key the sampled draws
 		for i, t := range grp.tiles {
 			origins[i] = res.tiles[t]

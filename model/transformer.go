@@ -20,11 +20,11 @@ type Model struct {
 
 // Transformer is the next-scale transformer's weights (docs/model.md §5).
 type Transformer struct {
-	CondProj  nn.Linear    // cond_proj: condition channels (v1 z, v2 cond_ch) → width
+	CondProj  nn.Linear    // cond_proj: condition channels (v1 z, v2 cond_ch, ×cell² for cond "embed") → width
 	WordEmbed nn.Linear    // word_embed: z → width
 	Pos       *ml.Tensor   // pos [width, Gmax, Gmax]
 	Start     *ml.Tensor   // start [width]
-	Lvl       *ml.Tensor   // lvl [K+1, width]: condition, then each token scale
+	Lvl       *ml.Tensor   // lvl [TCond>0 + K, width]: condition (prefix only), then each token scale
 	Blocks    []Block      // blocks.i
 	LnF       nn.LayerNorm // ln_f
 	Head      nn.Linear    // head: width → vocab
@@ -43,12 +43,15 @@ func newTransformer(d *nn.Decl, c Config) Transformer {
 	if c.V2() {
 		condIn = c.CondCh
 	}
+	if c.Cond == CondEmbed {
+		condIn *= c.Cell() * c.Cell()
+	}
 	t := Transformer{
 		CondProj:  d.Linear("cond_proj", w, condIn),
 		WordEmbed: d.Linear("word_embed", w, c.Z),
 		Pos:       d.Tensor("pos", w, c.Gmax(), c.Gmax()),
 		Start:     d.Tensor("start", w),
-		Lvl:       d.Tensor("lvl", c.K()+1, w),
+		Lvl:       d.Tensor("lvl", c.K()+c.lvl0(), w),
 		LnF:       d.LayerNorm("ln_f", w),
 		Head:      d.Linear("head", c.Vocab, w),
 	}
@@ -85,6 +88,9 @@ func New(w *Weights) (*Model, error) {
 // Close frees the model's constants (not the weights).
 func (m *Model) Close() { m.Tok.Close() }
 
+// lvl0 is the lvl row of the first token scale (after the condition's, if it has one).
+func (c Config) lvl0() int { return min(c.TCond(), 1) }
+
 // posLvl is area_down(pos, p) flattened row-major [p², width] plus lvl[level].
 func (m *Model) posLvl(c *ml.Context, p, level int) *ml.Tensor {
 	w, G := m.Cfg.Width, m.Cfg.Gmax()
@@ -98,23 +104,58 @@ func tokens(c *ml.Context, x *ml.Tensor) *ml.Tensor {
 	return c.Permute(c.Reshape(x, x.Dim(0), x.Dim(1), -1), 0, 2, 1)
 }
 
-// EmbedCond embeds the condition cond [B,z (v1) or cond_ch (v2),Gmax,Gmax] → [B,Gmax²,width].
+// Condition is the transformer's condition from v2 tiles' features [B,cond_ch,tile,tile]: the
+// features area-pooled to Gmax (cond "prefix") or the features themselves ("embed").
+func (m *Model) Condition(c *ml.Context, feat *ml.Tensor) *ml.Tensor {
+	if m.Cfg.Cond == CondEmbed {
+		return feat
+	}
+	return tokenizer.AreaDown(c, feat, m.Cfg.Gmax())
+}
+
+// EmbedCond embeds the condition: for cond "prefix", cond [B,z (v1) or cond_ch (v2),Gmax,Gmax] →
+// the condition tokens [B,Gmax²,width]; for "embed", the tiles' features [B,cond_ch,tile,tile] →
+// space-to-depth by the cell (channel-major, then row, column in the cell) → cond_proj → the
+// condition grid [B,width,Gmax,Gmax].
 func (m *Model) EmbedCond(c *ml.Context, cond *ml.Tensor) *ml.Tensor {
-	x := m.tr.CondProj.Forward(c, tokens(c, cond))
-	return c.Add(x, m.posLvl(c, m.Cfg.Gmax(), 0))
+	if m.Cfg.Cond == CondPrefix {
+		x := m.tr.CondProj.Forward(c, tokens(c, cond))
+		return c.Add(x, m.posLvl(c, m.Cfg.Gmax(), 0))
+	}
+	B, C, G, s := cond.Dim(0), cond.Dim(1), m.Cfg.Gmax(), m.Cfg.Cell()
+	x := c.Permute(c.Reshape(cond, B*C*G, s, G, s), 0, 2, 1, 3) // (b,c,gy) gx dy dx
+	x = c.Permute(c.Reshape(x, B, C, G*G, s*s), 0, 2, 1, 3)     // b (gy,gx) c (dy,dx)
+	x = m.tr.CondProj.Forward(c, c.Reshape(x, B, G*G, C*s*s))
+	return c.Reshape(c.Permute(x, 0, 2, 1), B, m.Cfg.Width, G, G)
 }
 
 // EmbedScale embeds 0-based scale k: start for k = 0, else word_embed(x_k) with x_k
-// [B,z,p,p] the area-downsampled f̂ before scale k. Result [B,p²,width].
-func (m *Model) EmbedScale(c *ml.Context, k int, xk *ml.Tensor, B int) *ml.Tensor {
+// [B,z,p,p] the area-downsampled f̂ before scale k; with a condition grid (cond "embed"), plus
+// the grid area-pooled to p. Result [B,p²,width].
+func (m *Model) EmbedScale(c *ml.Context, k int, xk *ml.Tensor, B int, grid *ml.Tensor) *ml.Tensor {
 	p := m.Cfg.Scales()[k]
-	pl := m.posLvl(c, p, k+1)
+	pl := m.posLvl(c, p, k+m.Cfg.lvl0())
+	var x *ml.Tensor
 	if k == 0 {
 		zero := c.Input(ml.F32, []int{B, 1, 1}, make([]float32, B))
-		return c.Add(c.Add(zero, c.Reshape(pl, 1, p*p, m.Cfg.Width)), m.tr.Start)
+		x = c.Add(c.Add(zero, c.Reshape(pl, 1, p*p, m.Cfg.Width)), m.tr.Start)
+	} else {
+		x = c.Add(m.tr.WordEmbed.Forward(c, tokens(c, xk)), pl)
 	}
-	x := m.tr.WordEmbed.Forward(c, tokens(c, xk))
-	return c.Add(x, pl)
+	if grid != nil {
+		x = c.Add(x, tokens(c, tokenizer.AreaDown(c, grid, p)))
+	}
+	return x
+}
+
+// prefill embeds the condition: the condition tokens to run first (prefix), or the grid each
+// scale adds (embed).
+func (m *Model) prefill(c *ml.Context, cond *ml.Tensor) (seq, grid *ml.Tensor) {
+	e := m.EmbedCond(c, cond)
+	if m.Cfg.Cond == CondEmbed {
+		return nil, e
+	}
+	return e, nil
 }
 
 // cache is one block's KV cache [B, heads, T, head size].
@@ -154,18 +195,22 @@ func (m *Model) Head(c *ml.Context, x *ml.Tensor) *ml.Tensor {
 	return m.tr.Head.Forward(c, m.tr.LnF.Forward(c, x, m.Cfg.Eps))
 }
 
-// Forward is teacher forcing: cond [B,z,Gmax,Gmax], xs the K−1 inputs of scales 1..K−1
+// Forward is teacher forcing: cond as for GenerateCond, xs the K−1 inputs of scales 1..K−1
 // (tokenizer.Replay). Returns the input sequence [B,T,width] and logits [B,Σp²,vocab].
 func (m *Model) Forward(c *ml.Context, cond *ml.Tensor, xs []*ml.Tensor) (embed, logits *ml.Tensor) {
 	cfg := m.Cfg
 	B := cond.Dim(0)
-	seq := []*ml.Tensor{m.EmbedCond(c, cond)}
+	pre, grid := m.prefill(c, cond)
+	var seq []*ml.Tensor
+	if pre != nil {
+		seq = append(seq, pre)
+	}
 	for k := 0; k < cfg.K(); k++ {
 		var xk *ml.Tensor
 		if k > 0 {
 			xk = xs[k-1]
 		}
-		seq = append(seq, m.EmbedScale(c, k, xk, B))
+		seq = append(seq, m.EmbedScale(c, k, xk, B, grid))
 	}
 	embed = c.Concat(1, seq...)
 	T := embed.Dim(1)
@@ -179,7 +224,7 @@ func (m *Model) Forward(c *ml.Context, cond *ml.Tensor, xs []*ml.Tensor) (embed,
 
 // Generation holds the (not yet computed) results of one generation pass.
 type Generation struct {
-	Cond   *ml.Tensor   // condition [B,z (v1) or cond_ch (v2),Gmax,Gmax]
+	Cond   *ml.Tensor   // the condition GenerateCond was given
 	Tokens []*ml.Tensor // I32 [B,p_k²] per scale
 	Logits []*ml.Tensor // [B,p_k²,vocab] per scale
 	Fhat   []*ml.Tensor // f̂ per completed segment
@@ -202,8 +247,8 @@ func (m *Model) Generate(c *ml.Context, lr *ml.Tensor, nseg int, decode ...int) 
 	return g
 }
 
-// GenerateCond is Generate's transformer pass from a condition [B,cond channels,Gmax,Gmax]
-// (v1: the condition latent; v2: the tiles' backbone features area-pooled to Gmax): tokens,
+// GenerateCond is Generate's transformer pass from a condition (v1: the condition latent
+// [B,z,Gmax,Gmax]; v2: Condition of the tiles' backbone features): tokens,
 // logits and f̂ of segments 0..nseg−1 (≤ 0: all), no images. A run that stops early never
 // computes the later segments' tokens, which the earlier ones do not depend on. Tokens are
 // picked as s says; a sampled draw is keyed by the tile origins (one per batch item).
@@ -220,9 +265,11 @@ func (m *Model) GenerateCond(c *ml.Context, cond *ml.Tensor, nseg int, s Samplin
 	for i := range kvs {
 		kvs[i] = &cache{c.Input(ml.F32, []int{B, H, T, d}, zeros), c.Input(ml.F32, []int{B, H, T, d}, zeros)}
 	}
-	x := m.EmbedCond(c, cond)
-	for i := range kvs {
-		x = m.block(c, i, x, kvs[i], 0, nil, i == len(kvs)-1)
+	x, grid := m.prefill(c, cond)
+	if x != nil {
+		for i := range kvs {
+			x = m.block(c, i, x, kvs[i], 0, nil, i == len(kvs)-1)
+		}
 	}
 	pos := cfg.TCond()
 	fhat := m.Tok.Fhat0(c, B)
@@ -236,7 +283,7 @@ func (m *Model) GenerateCond(c *ml.Context, cond *ml.Tensor, nseg int, s Samplin
 		if k > 0 {
 			xk = tokenizer.AreaDown(c, fhat, p)
 		}
-		x = m.EmbedScale(c, k, xk, B)
+		x = m.EmbedScale(c, k, xk, B, grid)
 		for i := range kvs {
 			x = m.block(c, i, x, kvs[i], pos, nil, false)
 		}

@@ -121,7 +121,7 @@ func TestV2Weights(t *testing.T) {
 		}, "dec.out.2.weight has shape [12 8 1 1], config wants [48 8 1 1]"},
 		{func(f *model.File) {
 			f.Tensors["cond_proj.weight"] = &model.Host{Shape: []int{16, 4}, F: make([]float32, 16*4)}
-		}, "cond_proj.weight has shape [16 4], config wants [16 6]"},
+		}, "cond_proj.weight has shape [16 4], config wants [16 24]"},
 	}
 	for _, tc := range cases {
 		f, err := model.ReadFile(v2Model)

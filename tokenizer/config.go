@@ -207,18 +207,6 @@ func (c Config) NTokens() int {
 	return n
 }
 
-// TCond is the number of condition tokens (Gmax²).
-func (c Config) TCond() int { return c.Gmax() * c.Gmax() }
-
-// Blocks are the block-causal mask blocks [Gmax², p_1², …, p_K²].
-func (c Config) Blocks() []int {
-	b := []int{c.TCond()}
-	for _, p := range c.Scales() {
-		b = append(b, p*p)
-	}
-	return b
-}
-
 // Grid is the side of f̂ while scale k is added (G_seg(k), or Gmax for rq plain).
 func (c Config) Grid(k int) int {
 	if c.RQ == RQPlain {

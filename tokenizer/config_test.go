@@ -7,8 +7,8 @@ import (
 )
 
 // tinyV2 is train/hitsr/config.py's TINY_V2 (the v2 golden model's config).
-const tinyV2 = `{"tile":8,"f":4,"segments":[[1,2],[4],[6,8]],"z":4,"vocab":16,"enc_ch":[4,8],"res_blocks":0,"phi_k":3,` +
-	`"fidelity":"backbone","rq":"hit","width":16,"depth":2,"heads":2,"mlp":2,"eps":1e-05,"dec_ch":8,"cond_ch":6}`
+const tinyV2 = `{"tile":8,"f":8,"segments":[[1],[2],[3,4]],"z":4,"vocab":16,"enc_ch":[4,8,8],"res_blocks":0,"phi_k":3,` +
+	`"fidelity":"backbone","rq":"hit","width":16,"depth":2,"heads":2,"mlp":2,"eps":1e-05,"dec_ch":8,"cond_ch":6,"cond":"embed"}`
 
 // Model v2 configs need dec_ch and cond_ch in range; v1 configs must leave them unset.
 func TestConfigV2(t *testing.T) {
@@ -25,11 +25,11 @@ func TestConfigV2(t *testing.T) {
 		{`"cond_ch":6`, `"cond_ch":0`, "cond_ch=0 outside 1..4096"},
 		{`"cond_ch":6`, `"cond_ch":-3`, "cond_ch=-3 outside 1..4096"},
 		{`"dec_ch":8`, `"dec_ch":5000`, "dec_ch=5000 outside 1..4096"},
-		{`"dec_ch":8,"cond_ch":6`, ``, "dec_ch=0 outside"}, // a v2 file without the fields
+		{`"dec_ch":8,"cond_ch":6,`, ``, "dec_ch=0 outside"}, // a v2 file without the fields
 		{`"backbone"`, `"cond"`, `dec_ch, cond_ch are for fidelity "backbone" only, not "cond"`},
 		{`"backbone"`, `"Backbone"`, `dec_ch, cond_ch are for fidelity "backbone" only`},
 		// f 2: G = 4, 8, 16 > tile 8, so a tile's features cannot be pooled to Gmax
-		{`"f":4,"segments":[[1,2],[4],[6,8]],"z":4,"vocab":16,"enc_ch":[4,8]`,
+		{`"f":8,"segments":[[1],[2],[3,4]],"z":4,"vocab":16,"enc_ch":[4,8,8]`,
 			`"f":2,"segments":[[4],[8],[16]],"z":4,"vocab":16,"enc_ch":[4]`, "Gmax 16 exceeds tile 8"},
 	} {
 		s := strings.Replace(tinyV2, tc.from, tc.to, 1)

@@ -125,6 +125,7 @@ def main():
     ap.add_argument("--beta", type=float, default=0.2)
     ap.add_argument("--ref", default="", help="tr: the DPO reference's snapshot (default: the EMA when DPO starts)")
     ap.add_argument("--rq", default="hit", choices=["hit", "plain"])
+    ap.add_argument("--cond", default=V2.cond, choices=["prefix", "embed"], help="the transformer's condition")
     ap.add_argument("--warm", type=int, default=300,
                     help="tok: steps with continuous latents (no quantizer) before VQ starts")
     ap.add_argument("--bypass", type=float, default=0.5, help="tok: share of samples decoded from continuous latents")
@@ -135,7 +136,7 @@ def main():
     setup_threads()
     torch.manual_seed(a.seed)
     os.makedirs(a.run, exist_ok=True)
-    cfg = Config(**{**V2.__dict__, "rq": a.rq})
+    cfg = Config(**{**V2.__dict__, "rq": a.rq, "cond": a.cond})
     bb, _ = load_backbone(a.backbone)
     for p in bb.parameters():
         p.requires_grad_(False)
@@ -152,7 +153,10 @@ def main():
     if state:
         tp.load_state_dict(state["tp"])
         if "tr" in state:
-            tr.load_state_dict(state["tr"])
+            try:
+                tr.load_state_dict(state["tr"])
+            except RuntimeError:  # another condition's transformer: this one starts afresh
+                print("transformer: not loaded (its shapes differ)", flush=True)
     # what this stage trains
     train_mod = {"tok": tp, "tr": tr, "ft": tp.dec}[a.stage]
     for m in (tp, tr):

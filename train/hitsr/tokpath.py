@@ -112,8 +112,10 @@ class TokPath(ResidualQuantization):
 
 
 def cond_of(cfg: Config, featpad):
-    """The transformer's condition: the tile's features (padding removed) area-pooled to Gmax."""
-    return area_down(featpad[..., 1:-1, 1:-1], cfg.Gmax)
+    """The transformer's condition: the tile's features (padding removed), area-pooled to Gmax for
+    cond "prefix"; "embed" takes them whole (the transformer's space-to-depth)."""
+    f = featpad[..., 1:-1, 1:-1]
+    return area_down(f, cfg.Gmax) if cfg.cond == "prefix" else f
 
 
 def export_state(tp: TokPath, tr) -> dict:

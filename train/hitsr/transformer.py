@@ -114,10 +114,11 @@ class Transformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        self.cond_proj = nn.Linear(cfg.cond_ch or cfg.z, w)
+        self.prefix = cfg.cond == "prefix"
+        self.cond_proj = nn.Linear((cfg.cond_ch or cfg.z) * (1 if self.prefix else cfg.cell ** 2), w)
         self.pos = nn.Parameter(torch.randn(w, cfg.Gmax, cfg.Gmax) * 0.02)
         self.start = nn.Parameter(torch.randn(w) * 0.02)
-        self.lvl = nn.Parameter(torch.randn(cfg.K + 1, w) * 0.02)
+        self.lvl = nn.Parameter(torch.randn(cfg.K + self.prefix, w) * 0.02)  # [condition,] each token scale
         self.word_embed = nn.Linear(cfg.z, w)
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.depth)])
         self.ln_f = nn.LayerNorm(w, eps=cfg.eps)
@@ -140,24 +141,33 @@ class Transformer(nn.Module):
         return area_down(self.pos[None], p)[0].flatten(1).t()
 
     def embed_cond(self, c):
-        x = self.cond_proj(c.flatten(2).transpose(1, 2))
-        return x + self.pos_at(self.cfg.Gmax) + self.lvl[0]
+        """prefix: the condition tokens [B, Gmax², width]; embed: the condition grid [B, width, Gmax, Gmax]
+        from the tile's features c [B, C, tile, tile], space-to-depth (channel-major, then dy, dx)."""
+        if self.prefix:
+            x = self.cond_proj(c.flatten(2).transpose(1, 2))
+            return x + self.pos_at(self.cfg.Gmax) + self.lvl[0]
+        B, C, G, s = c.shape[0], c.shape[1], self.cfg.Gmax, self.cfg.cell
+        x = c.reshape(B, C, G, s, G, s).permute(0, 2, 4, 1, 3, 5).reshape(B, G * G, C * s * s)
+        return self.cond_proj(x).transpose(1, 2).reshape(B, -1, G, G)
 
-    def embed_scale(self, k, x_k, B):
-        """k: 0-based scale index; x_k: [B, z, p, p] (area-downsampled f-hat) for k >= 1."""
+    def embed_scale(self, k, x_k, B, cgrid=None):
+        """k: 0-based scale index; x_k: [B, z, p, p] (area-downsampled f-hat) for k >= 1; cgrid: the
+        condition grid (cond "embed"), area-pooled to p and added."""
         p = self.cfg.scales[k]
         if k == 0:
             e = self.start.view(1, 1, -1).expand(B, p * p, -1)
         else:
             e = self.word_embed(x_k.flatten(2).transpose(1, 2))
-        return e + self.pos_at(p) + self.lvl[k + 1]
+        e = e + self.pos_at(p) + self.lvl[k + self.prefix]
+        return e if cgrid is None else e + area_down(cgrid, p).flatten(2).transpose(1, 2)
 
     # ------------------------------------------------------ teacher forcing
     def forward(self, c, xs):
-        """c [B, z, G2, G2]; xs: K-1 tensors [B, z, p_k, p_k] (k = 1..K-1). Returns logits [B, N, vocab]
+        """c: the condition (prefix [B, z or cond_ch, Gmax, Gmax]; embed: the tile's features); xs: K-1 tensors [B, z, p_k, p_k] (k = 1..K-1). Returns logits [B, N, vocab]
         for the N = sum p^2 predicted positions."""
-        B = c.shape[0]
-        seq = [self.embed_cond(c)] + [self.embed_scale(k, xs[k - 1] if k else None, B) for k in range(self.cfg.K)]
+        B, e = c.shape[0], self.embed_cond(c)
+        cgrid = None if self.prefix else e
+        seq = [e] * self.prefix + [self.embed_scale(k, xs[k - 1] if k else None, B, cgrid) for k in range(self.cfg.K)]
         x = torch.cat(seq, 1)
         for b in self.blocks:
             x = b(x, self.mask)
@@ -181,16 +191,19 @@ class Transformer(nn.Module):
         oy, ox = (np.array([o[j] for o in origins])[:, None] for j in (0, 1))
         c = tok.cond_latent(lr) if cond is None else cond
         caches = [dict() for _ in self.blocks]
-        x = self.embed_cond(c)
-        for b, ca in zip(self.blocks, caches):
-            x = b(x, None, ca)
+        e = self.embed_cond(c)
+        cgrid = None if self.prefix else e
+        if self.prefix:
+            x = e
+            for b, ca in zip(self.blocks, caches):
+                x = b(x, None, ca)
         fhat = tok.fhat0(B, c.device)
         idxs, imgs, logits_all = [], [], []
         for k, p in enumerate(cfg.scales):
             if cfg.seg_of[k] >= nseg:
                 break
             fhat = tok.carry(fhat, k)
-            x = self.embed_scale(k, area_down(fhat, p) if k else None, B)
+            x = self.embed_scale(k, area_down(fhat, p) if k else None, B, cgrid)
             for b, ca in zip(self.blocks, caches):
                 x = b(x, None, ca)
             logits = self.head(self.ln_f(x))

@@ -39,9 +39,27 @@ class TestTokPath(unittest.TestCase):
             tf = tr(cond, xs)
         self.assertTrue(torch.allclose(torch.cat(logits, 1), tf, atol=1e-5))
 
+    def test_condition_embedding(self):
+        """cond "embed" (model.md §10): cond_proj of the features space-to-depth by the cell, channel-major
+        (pixel_unshuffle's order), area-pooled to each scale's grid and added to its embeddings; no
+        condition tokens."""
+        _, tr = models()
+        cfg = TINY_V2
+        feat = torch.randn(2, cfg.cond_ch, cfg.tile, cfg.tile)
+        grid = tr.embed_cond(feat)
+        s2d = torch.nn.functional.pixel_unshuffle(feat, cfg.cell)  # [B, C·cell², Gmax, Gmax]
+        want = tr.cond_proj(s2d.flatten(2).transpose(1, 2)).transpose(1, 2).reshape(grid.shape)
+        self.assertTrue(torch.allclose(grid, want, atol=1e-6))
+        self.assertEqual((cfg.T_cond, cfg.blocks), (0, [p * p for p in cfg.scales]))
+        x = torch.rand(2, cfg.z, cfg.scales[1], cfg.scales[1])
+        with torch.no_grad():
+            d = tr.embed_scale(1, x, 2, grid) - tr.embed_scale(1, x, 2)
+            p = cfg.scales[1]
+            self.assertTrue(torch.allclose(d, torch.nn.functional.adaptive_avg_pool2d(grid, p).flatten(2).transpose(1, 2), atol=1e-6))
+
     def test_prefix_tokens_independent_of_later_segments(self):
         tp, tr = models(1)
-        cond = torch.rand(2, TINY_V2.cond_ch, TINY_V2.Gmax, TINY_V2.Gmax)
+        cond = cond_of(TINY_V2, torch.rand(2, TINY_V2.cond_ch, TINY_V2.tile + 2, TINY_V2.tile + 2))
         full, _ = tr.generate(tp, None, cond=cond, decode=set())
         early, _ = tr.generate(tp, None, cond=cond, decode=set(), nseg=2)
         self.assertEqual(len(early), sum(len(s) for s in TINY_V2.segments[:2]))
@@ -64,7 +82,7 @@ class TestTokPath(unittest.TestCase):
         _, tr = models(2)
         ref = copy.deepcopy(tr)
         cfg = TINY_V2
-        cond = torch.rand(4, cfg.cond_ch, cfg.Gmax, cfg.Gmax)
+        cond = cond_of(cfg, torch.rand(4, cfg.cond_ch, cfg.tile + 2, cfg.tile + 2))
         w = [torch.randint(0, cfg.vocab, (4, p * p)) for p in cfg.scales]
         l = [torch.randint(0, cfg.vocab, (4, p * p)) for p in cfg.scales]
         tp, _ = models(3)
@@ -115,7 +133,7 @@ class TestTokPath(unittest.TestCase):
         """Seeded top-k: deterministic, keyed by tile origin (not batch position), top-k 1 = greedy,
         the empirical frequencies follow softmax(top-k / T)."""
         tp, tr = models()
-        cond = torch.randn(3, TINY_V2.cond_ch, TINY_V2.Gmax, TINY_V2.Gmax)
+        cond = cond_of(TINY_V2, torch.randn(3, TINY_V2.cond_ch, TINY_V2.tile + 2, TINY_V2.tile + 2))
         origins = [(0, 0), (0, 8), (8, 0)]
         run = lambda c, o, **kw: tr.generate(tp, None, cond=c, decode=set(), origins=o, **kw)[0]
         greedy = run(cond, origins)
