@@ -91,7 +91,7 @@ SHIPPED = Config()
 # residual encoder; Go never runs it.
 V2 = Config(tile=32, f=16, segments=[[1, 2], [3, 4], [6, 8]], z=16, vocab=256, enc_ch=[32, 48, 64, 64],
             res_blocks=0, phi_k=3, fidelity="backbone", rq="hit", width=128, depth=4, heads=4, mlp=4,
-            dec_ch=64, cond_ch=48)
+            dec_ch=64, cond_ch=48, cond="embed")
 TINY_V2 = Config(tile=8, f=8, segments=[[1], [2], [3, 4]], z=4, vocab=16, enc_ch=[4, 8, 8], res_blocks=0, phi_k=3,
                  fidelity="backbone", width=16, depth=2, heads=2, mlp=2, dec_ch=8, cond_ch=6, cond="embed")
 TINY = Config(tile=8, f=4, segments=[[1, 2], [4], [6, 8]], z=4, vocab=16, enc_ch=[4, 8], res_blocks=1,
