@@ -2,6 +2,7 @@ package fftest
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -45,8 +46,11 @@ var reAttr = regexp.MustCompile(`([A-Z0-9-]+)=("[^"]*"|[^,]*)`)
 // RESOLUTION and the H.264 profile and level its CODECS state; BANDWIDTH is at least the peak
 // rate of any run of segments lasting 0.5–1.5 target durations and AVERAGE-BANDWIDTH is the
 // mean rate (within 2 %), both from the files' sizes and #EXTINF (0.5 % for rounding); every segment starts with a keyframe and
-// no other frame is a keyframe; segment start times are the same in every rendition, and every
-// segment but the last lasts segTime (within half a frame of period frame).
+// no other frame is a keyframe; the keyframes are the first frame and the first frame at or after
+// each multiple of segTime from it (with no frame dropped, every segment but the last lasts
+// segTime; a live run that dropped the frame on a boundary starts that segment at the next one);
+// each #EXTINF is its segment's span (within half a frame of period frame); segment start times
+// are the same in every rendition.
 func CheckLadder(t testing.TB, dir string, segTime, frame float64) []Rendition {
 	t.Helper()
 	master := filepath.Join(dir, "master.m3u8")
@@ -109,8 +113,17 @@ func CheckLadder(t testing.TB, dir string, segTime, frame float64) []Rendition {
 			t.Fatalf("%s: BANDWIDTH %d, AVERAGE-BANDWIDTH %d; the segments' peak rate is %.0f, mean %.0f bit/s",
 				r.URI, r.Bandwidth, r.AvgBW, peak, avg)
 		}
+		shown := slices.SortedFunc(slices.Values(r.Frames), func(a, b Frame) int { return cmp.Compare(a.Pts, b.Pts) })
 		var starts []float64
-		for _, f := range r.Frames {
+		next := 1.0 // boundaries first + next·segTime, 1 ms early for rounding
+		for i, f := range shown {
+			due := i == 0
+			for ; f.Pts >= shown[0].Pts+next*segTime-1e-3; next++ {
+				due = true
+			}
+			if f.Key != due {
+				t.Fatalf("%s: frame at %.3f s: keyframe %v, want %v (segments of %g s from %.3f s)", r.URI, f.Pts, f.Key, due, segTime, shown[0].Pts)
+			}
 			if f.Key {
 				starts = append(starts, f.Pts)
 			}
@@ -123,8 +136,8 @@ func CheckLadder(t testing.TB, dir string, segTime, frame float64) []Rendition {
 			if math.Abs(starts[i]-at) > frame/2 {
 				t.Fatalf("%s: segment %d starts at %.3f s, its keyframe is at %.3f s", r.URI, i, at, starts[i])
 			}
-			if i < len(r.Segments)-1 && math.Abs(s.Dur-segTime) > frame/2 {
-				t.Fatalf("%s: segment %d lasts %.3f s, want %.3f s", r.URI, i, s.Dur, segTime)
+			if i < len(r.Segments)-1 && math.Abs(s.Dur-(starts[i+1]-starts[i])) > frame/2 {
+				t.Fatalf("%s: segment %d lasts %.3f s, its keyframes are %.3f s apart", r.URI, i, s.Dur, starts[i+1]-starts[i])
 			}
 			at += s.Dur
 		}
