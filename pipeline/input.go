@@ -282,7 +282,10 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 		}
 		in.stall.packet()
 		if err != nil {
-			if stop.Err() == nil && abort.Err() == nil {
+			switch {
+			case peerClosed(in.name, err):
+				in.log.Info("input: the connection closed", zap.String("url", in.name))
+			case stop.Err() == nil && abort.Err() == nil:
 				in.log.Warn("input ended early", zap.String("url", in.name), zap.Error(err))
 			}
 			break

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"sync/atomic"
@@ -141,14 +142,14 @@ const srtDrain = 2 * time.Second
 // drainBeforeClose waits, for an output whose protocol loses data still in flight at close
 // (srt://), until it has been delivered and played.
 func drainBeforeClose(url string) {
-	if strings.HasPrefix(strings.ToLower(url), "srt://") {
+	if isSRT(url) {
 		time.Sleep(srtDrain)
 	}
 }
 
 // outputURL is url with the options a network output needs unless given: linger for srt://.
 func outputURL(url string) string {
-	if !strings.HasPrefix(strings.ToLower(url), "srt://") || strings.Contains(url, "linger=") {
+	if !isSRT(url) || strings.Contains(url, "linger=") {
 		return url
 	}
 	sep := "?"
@@ -166,3 +167,9 @@ func liveMuxerOptions(format string, opts *astiav.Dictionary) {
 		opts.Set("omit_video_pes_length", "0", astiav.NewDictionaryFlags())
 	}
 }
+
+func isSRT(url string) bool { return strings.HasPrefix(strings.ToLower(url), "srt://") }
+
+// peerClosed reports a read error that is how FFmpeg's SRT and RTMP inputs report their connection
+// closed (EIO, whether the sender ended the stream or the link was lost): the input's end, not a fault.
+func peerClosed(url string, err error) bool { return IsNetwork(url) && errors.Is(err, astiav.ErrEio) }
