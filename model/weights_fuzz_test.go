@@ -48,11 +48,13 @@ func FuzzLoadBytes(f *testing.F) {
 		w.Free()
 		f.Add(buf)
 	}
-	bb, err := os.ReadFile(filepath.Join("..", "testdata/golden/backbone_model.safetensors"))
-	if err != nil {
-		f.Fatal(err)
+	for _, name := range []string{"backbone_model", "v2_model"} { // a backbone; a v2 token path (cond "embed")
+		buf, err := os.ReadFile(filepath.Join("..", "testdata/golden", name+".safetensors"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf)
 	}
-	f.Add(bb)
 	f.Add([]byte{})
 	f.Add([]byte("\x02\x00\x00\x00\x00\x00\x00\x00{}"))
 	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"__metadata__\":{}}"))
