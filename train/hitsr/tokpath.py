@@ -91,6 +91,8 @@ class TokPath(ResidualQuantization):
         fhat = self.fhat0(Zs[0].shape[0], Zs[0].device)
         ids, fhats, loss = [], [], Zs[0].new_zeros(())
         for k, p in enumerate(cfg.scales):
+            if cfg.rq == "hit" and cfg.seg_of[k] >= len(Zs):
+                break  # latents of the first segments only: their walk (the early exit's tokens)
             Z = Zs[0] if cfg.rq == "plain" else Zs[cfg.seg_of[k]]
             fhat = self.carry(fhat, k)
             r = area_down(Z.detach() - fhat.detach(), p)
