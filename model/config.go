@@ -3,7 +3,6 @@ package model
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/hitsr/hitsr/tokenizer"
 )
@@ -17,42 +16,15 @@ type Config struct {
 	Heads int     `json:"heads"`
 	MLP   int     `json:"mlp"` // MLP expansion
 	Eps   float64 `json:"eps"` // LayerNorm epsilon
-	Cond  Cond    `json:"cond"`
 }
 
-// Cond is how the transformer sees its condition (JSON "cond", docs/model.md §5, §10).
-type Cond uint8
-
-const (
-	CondPrefix Cond = iota + 1 // "prefix" (the default): Gmax² condition tokens before the scales
-	CondEmbed                  // "embed" (v2): the tile's features, space-to-depth to Gmax, added to each scale's embeddings
-)
-
-// condNames are the JSON names; index 0 is what an unknown name decodes to (Validate rejects it).
-var condNames = []string{"", "prefix", "embed"}
-
-func (v Cond) String() string {
-	if v == 0 || int(v) >= len(condNames) {
-		return "unknown"
-	}
-	return condNames[v]
-}
-
-func (v Cond) MarshalText() ([]byte, error) {
-	if v.String() == "unknown" {
-		return nil, fmt.Errorf("no name for cond %d", v)
-	}
-	return []byte(v.String()), nil
-}
-
-func (v *Cond) UnmarshalText(b []byte) error {
-	*v = Cond(slices.Index(condNames[1:], string(b)) + 1)
-	return nil
-}
-
-// ParseConfig decodes and validates a config JSON; "cond" defaults to "prefix" (files before it).
+// ParseConfig decodes and validates a config JSON: the tokenizer's part first (its defaults too).
 func ParseConfig(s string) (Config, error) {
-	c := Config{Cond: CondPrefix}
+	t, err := tokenizer.ParseConfig(s)
+	c := Config{Config: t}
+	if err != nil {
+		return c, err
+	}
 	if err := json.Unmarshal([]byte(s), &c); err != nil {
 		return c, fmt.Errorf("config: %w", err)
 	}
@@ -82,34 +54,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: width %d not divisible by heads %d", c.Width, c.Heads)
 	case !(c.Eps >= 0 && c.Eps <= 1):
 		return fmt.Errorf("config: eps %g outside 0..1", c.Eps)
-	case c.Cond != CondPrefix && c.Cond != CondEmbed:
-		return fmt.Errorf("config: cond is none of %q", condNames[1:])
-	case c.Cond == CondEmbed && !c.V2():
-		return fmt.Errorf("config: cond %q is for fidelity %q only", CondEmbed, tokenizer.FidelityBackbone)
 	}
 	return nil
-}
-
-// Cell is the side in LR pixels of a condition cell (tile / Gmax, exact: both are f's power of two
-// apart, Gmax ≤ tile for v2): cond "embed"'s space-to-depth factor.
-func (c Config) Cell() int { return c.Tile / c.Gmax() }
-
-// TCond is the number of condition tokens: Gmax² for cond "prefix", none for "embed".
-func (c Config) TCond() int {
-	if c.Cond == CondEmbed {
-		return 0
-	}
-	return c.Gmax() * c.Gmax()
-}
-
-// Blocks are the block-causal mask blocks [Gmax² (prefix only), p_1², …, p_K²].
-func (c Config) Blocks() []int {
-	var b []int
-	if n := c.TCond(); n > 0 {
-		b = append(b, n)
-	}
-	for _, p := range c.Scales() {
-		b = append(b, p*p)
-	}
-	return b
 }

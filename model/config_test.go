@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hitsr/hitsr/model"
+	"github.com/hitsr/hitsr/tokenizer"
 )
 
 // tinyV2 is train/hitsr/config.py's TINY_V2 (the v2 golden model's config).
@@ -21,12 +22,12 @@ func TestConfig(t *testing.T) {
 	if err != nil || !c.V2() || c.Width != 16 || c.Heads != 2 || c.Tile != 8 || c.CondCh != 6 {
 		t.Fatalf("TINY_V2: %+v, %v", c, err)
 	}
-	if c.Cond != model.CondEmbed || c.TCond() != 0 || !slices.Equal(c.Blocks(), []int{1, 4, 9, 16}) || c.Cell() != 2 {
+	if c.Cond != tokenizer.CondEmbed || c.TCond() != 0 || !slices.Equal(c.Blocks(), []int{1, 4, 9, 16}) || c.Cell() != 2 {
 		t.Fatalf("TINY_V2 cond: %v, %d condition tokens, blocks %v, cell %d", c.Cond, c.TCond(), c.Blocks(), c.Cell())
 	}
 	// a file from before "cond" has condition tokens; "embed" is for model v2 only
 	old, err := model.ParseConfig(strings.Replace(tinyV2, `,"cond":"embed"`, ``, 1))
-	if err != nil || old.Cond != model.CondPrefix || old.TCond() != 16 || !slices.Equal(old.Blocks(), []int{16, 1, 4, 9, 16}) {
+	if err != nil || old.Cond != tokenizer.CondPrefix || old.TCond() != 16 || !slices.Equal(old.Blocks(), []int{16, 1, 4, 9, 16}) {
 		t.Fatalf("without cond: %v, %d condition tokens, blocks %v, %v", old.Cond, old.TCond(), old.Blocks(), err)
 	}
 	v1 := strings.NewReplacer(`"backbone"`, `"cond"`, `"dec_ch":8,"cond_ch":6,`, ``).Replace(tinyV2)
@@ -55,7 +56,7 @@ func TestConfig(t *testing.T) {
 		{`"cond_ch":6`, `"cond_ch":0`, "config: cond_ch=0 outside 1..4096"}, // the tokenizer's part
 		{`"backbone"`, `"Backbone"`, `config: dec_ch, cond_ch are for fidelity "backbone" only, not "unknown"`},
 		{`"embed"`, `"Embed"`, `config: cond is none of ["prefix" "embed"]`},
-		{`"embed"`, `2`, `config: json: cannot unmarshal number into Go struct field Config.cond of type model.Cond`},
+		{`"embed"`, `2`, `config: json: cannot unmarshal number into Go struct field Config.cond of type tokenizer.Cond`},
 	} {
 		if _, err := model.ParseConfig(strings.Replace(tinyV2, tc.from, tc.to, 1)); err == nil || err.Error() != tc.want {
 			t.Errorf("%s: error %v, want %q", tc.to, err, tc.want)

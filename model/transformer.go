@@ -43,7 +43,7 @@ func newTransformer(d *nn.Decl, c Config) Transformer {
 	if c.V2() {
 		condIn = c.CondCh
 	}
-	if c.Cond == CondEmbed {
+	if c.Cond == tokenizer.CondEmbed {
 		condIn *= c.Cell() * c.Cell()
 	}
 	t := Transformer{
@@ -107,7 +107,7 @@ func tokens(c *ml.Context, x *ml.Tensor) *ml.Tensor {
 // Condition is the transformer's condition from v2 tiles' features [B,cond_ch,tile,tile]: the
 // features area-pooled to Gmax (cond "prefix") or the features themselves ("embed").
 func (m *Model) Condition(c *ml.Context, feat *ml.Tensor) *ml.Tensor {
-	if m.Cfg.Cond == CondEmbed {
+	if m.Cfg.Cond == tokenizer.CondEmbed {
 		return feat
 	}
 	return tokenizer.AreaDown(c, feat, m.Cfg.Gmax())
@@ -118,7 +118,7 @@ func (m *Model) Condition(c *ml.Context, feat *ml.Tensor) *ml.Tensor {
 // space-to-depth by the cell (channel-major, then row, column in the cell) → cond_proj → the
 // condition grid [B,width,Gmax,Gmax].
 func (m *Model) EmbedCond(c *ml.Context, cond *ml.Tensor) *ml.Tensor {
-	if m.Cfg.Cond == CondPrefix {
+	if m.Cfg.Cond == tokenizer.CondPrefix {
 		x := m.tr.CondProj.Forward(c, tokens(c, cond))
 		return c.Add(x, m.posLvl(c, m.Cfg.Gmax(), 0))
 	}
@@ -152,7 +152,7 @@ func (m *Model) EmbedScale(c *ml.Context, k int, xk *ml.Tensor, B int, grid *ml.
 // scale adds (embed).
 func (m *Model) prefill(c *ml.Context, cond *ml.Tensor) (seq, grid *ml.Tensor) {
 	e := m.EmbedCond(c, cond)
-	if m.Cfg.Cond == CondEmbed {
+	if m.Cfg.Cond == tokenizer.CondEmbed {
 		return nil, e
 	}
 	return e, nil

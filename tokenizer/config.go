@@ -21,6 +21,7 @@ type Config struct {
 	RQ        RQ       `json:"rq"`
 	DecCh     int      `json:"dec_ch"`  // v2 decoder width D (fidelity "backbone" only)
 	CondCh    int      `json:"cond_ch"` // v2 condition channels: the backbone's ch (fidelity "backbone" only)
+	Cond      Cond     `json:"cond"`    // how the transformer sees its condition (absent: "prefix")
 }
 
 // Fidelity is how the decoder relates to the LR input (JSON "fidelity", docs/model.md §2).
@@ -40,16 +41,27 @@ const (
 	RQPlain               // "plain": VAR residual quantization at full resolution
 )
 
+// Cond is how the transformer sees its condition (JSON "cond", docs/model.md §5, §10).
+type Cond uint8
+
+const (
+	CondPrefix Cond = iota + 1 // "prefix" (also when absent): Gmax² condition tokens before the scales
+	CondEmbed                  // "embed" (v2): the tile's features, space-to-depth to Gmax, added to each scale's embeddings
+)
+
 // The JSON names; index 0 is the zero value, which an unknown name decodes to and Validate rejects.
 var (
 	fidelityNames = []string{"", "cond", "pure", "backbone"}
 	rqNames       = []string{"", "hit", "plain"}
+	condNames     = []string{"", "prefix", "embed"}
 )
 
 func (f Fidelity) String() string               { return enumName(fidelityNames, f) }
 func (f Fidelity) MarshalText() ([]byte, error) { return enumText(fidelityNames, f) }
 func (r RQ) String() string                     { return enumName(rqNames, r) }
 func (r RQ) MarshalText() ([]byte, error)       { return enumText(rqNames, r) }
+func (v Cond) String() string                   { return enumName(condNames, v) }
+func (v Cond) MarshalText() ([]byte, error)     { return enumText(condNames, v) }
 
 func (f *Fidelity) UnmarshalText(b []byte) error {
 	*f = parseEnum[Fidelity](fidelityNames, b)
@@ -58,6 +70,11 @@ func (f *Fidelity) UnmarshalText(b []byte) error {
 
 func (r *RQ) UnmarshalText(b []byte) error {
 	*r = parseEnum[RQ](rqNames, b)
+	return nil
+}
+
+func (v *Cond) UnmarshalText(b []byte) error {
+	*v = parseEnum[Cond](condNames, b)
 	return nil
 }
 
@@ -88,9 +105,10 @@ func parseEnum[E ~uint8](names []string, b []byte) E {
 // V2 reports a model v2 token path: residuals over the fidelity backbone (docs/model.md §10).
 func (c Config) V2() bool { return c.Fidelity == FidelityBackbone }
 
-// ParseConfig decodes and validates the tokenizer's part of a config JSON (other fields are ignored).
+// ParseConfig decodes and validates the tokenizer's part of a config JSON (other fields are
+// ignored); "cond" defaults to "prefix" (the files from before it).
 func ParseConfig(s string) (Config, error) {
-	var c Config
+	c := Config{Cond: CondPrefix}
 	if err := json.Unmarshal([]byte(s), &c); err != nil {
 		return c, fmt.Errorf("config: %w", err)
 	}
@@ -140,6 +158,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: fidelity is none of %q", fidelityNames[1:])
 	case !valid(rqNames, c.RQ):
 		return fmt.Errorf("config: rq is none of %q", rqNames[1:])
+	case !valid(condNames, c.Cond):
+		return fmt.Errorf("config: cond is none of %q", condNames[1:])
+	case c.Cond == CondEmbed && !c.V2():
+		return fmt.Errorf("config: cond %q is for fidelity %q only", CondEmbed, FidelityBackbone)
 	case c.PhiK%2 != 1:
 		return fmt.Errorf("config: phi_k %d must be odd", c.PhiK)
 	}
@@ -205,6 +227,30 @@ func (c Config) NTokens() int {
 		n += p * p
 	}
 	return n
+}
+
+// Cell is the side in LR pixels of a condition cell (tile / Gmax, exact: both are f's power of two
+// apart, Gmax ≤ tile for v2): cond "embed"'s space-to-depth factor.
+func (c Config) Cell() int { return c.Tile / c.Gmax() }
+
+// TCond is the number of condition tokens: Gmax² for cond "prefix", none for "embed".
+func (c Config) TCond() int {
+	if c.Cond == CondEmbed {
+		return 0
+	}
+	return c.Gmax() * c.Gmax()
+}
+
+// Blocks are the block-causal mask blocks [Gmax² (prefix only), p_1², …, p_K²].
+func (c Config) Blocks() []int {
+	var b []int
+	if n := c.TCond(); n > 0 {
+		b = append(b, n)
+	}
+	for _, p := range c.Scales() {
+		b = append(b, p*p)
+	}
+	return b
 }
 
 // Grid is the side of f̂ while scale k is added (G_seg(k), or Gmax for rq plain).

@@ -20,10 +20,10 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			return
 		}
-		if c.NSeg() < 1 || c.K() < c.NSeg() || len(c.SegOf()) != c.K() {
+		if c.NSeg() < 1 || c.K() < c.NSeg() || len(c.SegOf()) != c.K() || len(c.Blocks()) != c.K()+min(c.TCond(), 1) {
 			t.Fatalf("inconsistent counts: nseg %d, K %d", c.NSeg(), c.K())
 		}
-		n := 0
+		n := c.TCond()
 		for k, p := range c.Scales() {
 			g := c.Grid(k)
 			if p < 1 || g < p || (c.RQ == RQHit && c.Tile<<c.SegOf()[k] != g*c.F) {
@@ -35,8 +35,8 @@ func FuzzParseConfig(f *testing.F) {
 		if c.V2() && (c.Gmax() > c.Tile || c.DecCh < 1 || c.CondCh < 1) {
 			t.Fatalf("v2 config: Gmax %d, tile %d, dec_ch %d, cond_ch %d", c.Gmax(), c.Tile, c.DecCh, c.CondCh)
 		}
-		if !c.LastOfSeg(c.K()-1) || n != c.NTokens() {
-			t.Fatalf("token count %d vs %d", n, c.NTokens())
+		if !c.LastOfSeg(c.K()-1) || n != c.TCond()+c.NTokens() || (c.Cond == CondEmbed && c.Cell()*c.Gmax() != c.Tile) {
+			t.Fatalf("token count %d vs %d+%d, cell %d", n, c.TCond(), c.NTokens(), c.Cell())
 		}
 	})
 }

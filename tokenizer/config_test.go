@@ -16,7 +16,7 @@ func TestConfigV2(t *testing.T) {
 	if err != nil || !c.V2() || c.DecCh != 8 || c.CondCh != 6 {
 		t.Fatalf("TINY_V2: %+v, %v", c, err)
 	}
-	v1 := strings.NewReplacer(`"backbone"`, `"cond"`, `"dec_ch":8,"cond_ch":6`, `"dec_ch":0,"cond_ch":0`).Replace(tinyV2)
+	v1 := strings.NewReplacer(`"backbone"`, `"cond"`, `"dec_ch":8,"cond_ch":6,"cond":"embed"`, `"dec_ch":0,"cond_ch":0`).Replace(tinyV2)
 	if c, err := ParseConfig(v1); err != nil || c.V2() {
 		t.Fatalf("v1 with zero dec_ch/cond_ch: %+v, %v", c, err)
 	}
