@@ -6,6 +6,8 @@ Stages (each resumes from <run>/<stage>.pt, then from the committed snapshot):
        reference (the CE-only checkpoint at that step): chosen = HR tokens, rejected = the tokens of the
        upsampled LR
   ft   the decoder on the transformer's own greedy tokens (quantizer and transformer frozen), L2
+--cond picks the transformer's condition (docs/model.md §5; default V2's "embed"; "prefix": condition tokens,
+as the DPO runs of docs/training.md); a snapshot of the other kind starts the transformer afresh.
   OMP_NUM_THREADS=1 /usr/bin/python3 train/train_tokpath.py --stage tok --steps 3000
 """
 import argparse
