@@ -23,6 +23,12 @@ var (
 	ErrModel  = errors.New("model")
 )
 
+// deviceError is a device.Open error (which names the device): errors.Is(err, ErrDevice).
+type deviceError struct{ error }
+
+func (e deviceError) Is(target error) bool { return target == ErrDevice }
+func (e deviceError) Unwrap() error        { return e.error }
+
 // Mode selects the network a pass runs.
 type Mode int
 
@@ -104,7 +110,7 @@ func Load(path, dev string) (*Model, error) { return LoadBytes(path, nil, dev) }
 func LoadBytes(path string, buf []byte, dev string) (*Model, error) {
 	be, notice, err := device.Open(dev)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDevice, err)
+		return nil, deviceError{err}
 	}
 	m, err := loadOn(path, buf, be)
 	if err != nil {

@@ -185,7 +185,7 @@ func Devices() ([]DeviceInfo, error) {
 // SelectDevice resolves a device spec: "", "auto" or "vulkan" picks the first
 // discrete, else integrated, else virtual GPU (CPU devices are skipped: ErrNoGPU);
 // "vulkan:N" picks index N of any type; anything else matches a device name
-// case-insensitively.
+// case-insensitively. Errors do not repeat the spec (the caller names it).
 func SelectDevice(spec string) (DeviceInfo, error) {
 	devs, err := Devices()
 	if err != nil {
@@ -205,7 +205,7 @@ func SelectDevice(spec string) (DeviceInfo, error) {
 	case strings.HasPrefix(strings.ToLower(s), "vulkan:"):
 		n, err := strconv.Atoi(s[len("vulkan:"):])
 		if err != nil || n < 0 || n >= len(devs) {
-			return DeviceInfo{}, fmt.Errorf("vulkan: no device %q; %s", s, listDevices(devs))
+			return DeviceInfo{}, fmt.Errorf("no such Vulkan device; %s", listDevices(devs))
 		}
 		return devs[n], nil
 	}
@@ -214,7 +214,7 @@ func SelectDevice(spec string) (DeviceInfo, error) {
 			return d, nil
 		}
 	}
-	return DeviceInfo{}, fmt.Errorf("vulkan: no device matches %q; %s", s, listDevices(devs))
+	return DeviceInfo{}, fmt.Errorf("no Vulkan device's name contains it; %s", listDevices(devs))
 }
 
 func listDevices(devs []DeviceInfo) string {

@@ -149,7 +149,7 @@ func TestCLIErrors(t *testing.T) {
 		{"video", []string{filepath.Join(d, "a.mp4"), "--out", out}, exitUsage, "video"},
 		{"missing model", []string{in, "--out", out, "--model", filepath.Join(d, "none.safetensors")}, exitModel, "model"},
 		{"bad model", []string{in, "--out", out, "--model", badModel}, exitModel, ""},
-		{"bad device", []string{in, "--out", out, "--device", "vulkan:99"}, exitFailure, "device"},
+		{"bad device", []string{in, "--out", out, "--device", "vulkan:99"}, exitFailure, `"msg":"device \"vulkan:99\": `}, // named once
 		{"eval bad scale", []string{"eval", d, "--scales", "3"}, exitUsage, "scale"},
 		{"eval no dir", []string{"eval", filepath.Join(d, "nodir")}, exitInput, ""},
 	}
