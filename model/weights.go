@@ -48,7 +48,7 @@ func ReadFile(path string) (*File, error) {
 func Parse(buf []byte) (*File, error) {
 	_, md, err := safetensors.ReadMetadata(buf)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("not a safetensors model file: %w", err)
 	}
 	st, err := safetensors.Deserialize(buf)
 	if err != nil {

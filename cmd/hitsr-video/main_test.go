@@ -148,6 +148,7 @@ func TestCLIErrors(t *testing.T) {
 		{"unknown flag", []string{in, "--out", out, "--frobnicate"}, exitUsage, "frobnicate"},
 		{"video", []string{filepath.Join(d, "a.mp4"), "--out", out}, exitUsage, "video"},
 		{"missing model", []string{in, "--out", out, "--model", filepath.Join(d, "none.safetensors")}, exitModel, "model"},
+		{"not a model", []string{in, "--out", out, "--model", corrupt}, exitModel, "corrupt.png: not a safetensors model file: "},
 		{"bad model", []string{in, "--out", out, "--model", badModel}, exitModel, ""},
 		{"bad device", []string{in, "--out", out, "--device", "vulkan:99"}, exitFailure, `"msg":"device \"vulkan:99\": `}, // named once
 		{"eval bad scale", []string{"eval", d, "--scales", "3"}, exitUsage, "scale"},
