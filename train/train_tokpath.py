@@ -218,7 +218,7 @@ def main():
             with torch.no_grad():
                 ids = tp.quantize(tp.latents(tg, bbs))[0]
                 xs, _ = tp.replay(ids)
-            cond = cond_of(cfg, b["feat"])
+            cond = cond_of(cfg, b["feat"][..., 1:-1, 1:-1])
             logits = tr(cond, xs)
             tgt = torch.cat(ids, 1)
             loss = ce = F.cross_entropy(logits.flatten(0, 1), tgt.flatten())
@@ -240,7 +240,7 @@ def main():
                 rec.update(dpo=float(dpo), l_hr=float(lw.mean()) / N, l_lr=float(ll.mean()) / N)
         else:
             with torch.no_grad():
-                cond = cond_of(cfg, b["feat"])
+                cond = cond_of(cfg, b["feat"][..., 1:-1, 1:-1])
                 ids, _ = tr.generate(tp, None, cond=cond, decode=set())
                 _, fhats = tp.replay(ids)
             outs = tp.decode(b["feat"], fhats, bbs)

@@ -28,7 +28,7 @@ def upscale(bb, tp, tr, x, nseg=None, topk=0, seed=None, temperature=1.0, target
     tiles = [(y, x0) for y in tile_origins(xp.shape[-2], T) for x0 in tile_origins(xp.shape[-1], T)]
     crop = lambda m, s: torch.cat([m[..., y * s:(y + T) * s, x0 * s:(x0 + T) * s] for y, x0 in tiles])
     if targets is None:
-        ids, _ = tr.generate(tp, None, cond=cond_of(cfg, F.pad(crop(t, 1), (1, 1, 1, 1))), decode=set(), nseg=nseg, topk=topk,
+        ids, _ = tr.generate(tp, None, cond=cond_of(cfg, crop(t, 1)), decode=set(), nseg=nseg, topk=topk,
                              seed=seed, temperature=temperature, origins=tiles)
     else:
         pads = [F.pad(y, (0, max(0, T - W) * 2 ** n, 0, max(0, T - H) * 2 ** n), mode="replicate")

@@ -113,11 +113,10 @@ class TokPath(ResidualQuantization):
         return [self.dec(g, f, n, bbs[n]) for n, f in enumerate(fhats)]
 
 
-def cond_of(cfg: Config, featpad):
-    """The transformer's condition: the tile's features (padding removed), area-pooled to Gmax for
+def cond_of(cfg: Config, feat):
+    """The transformer's condition from a tile's features [B, C, tile, tile]: area-pooled to Gmax for
     cond "prefix"; "embed" takes them whole (the transformer's space-to-depth)."""
-    f = featpad[..., 1:-1, 1:-1]
-    return area_down(f, cfg.Gmax) if cfg.cond == "prefix" else f
+    return area_down(feat, cfg.Gmax) if cfg.cond == "prefix" else feat
 
 
 def export_state(tp: TokPath, tr) -> dict:

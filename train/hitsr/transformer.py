@@ -150,6 +150,11 @@ class Transformer(nn.Module):
         x = c.reshape(B, C, G, s, G, s).permute(0, 2, 4, 1, 3, 5).reshape(B, G * G, C * s * s)
         return self.cond_proj(x).transpose(1, 2).reshape(B, -1, G, G)
 
+    def prefill(self, c):
+        """(condition tokens to run first or None, condition grid each scale adds or None)."""
+        e = self.embed_cond(c)
+        return (e, None) if self.prefix else (None, e)
+
     def embed_scale(self, k, x_k, B, cgrid=None):
         """k: 0-based scale index; x_k: [B, z, p, p] (area-downsampled f-hat) for k >= 1; cgrid: the
         condition grid (cond "embed"), area-pooled to p and added."""
@@ -163,11 +168,11 @@ class Transformer(nn.Module):
 
     # ------------------------------------------------------ teacher forcing
     def forward(self, c, xs):
-        """c: the condition (prefix [B, z or cond_ch, Gmax, Gmax]; embed: the tile's features); xs: K-1 tensors [B, z, p_k, p_k] (k = 1..K-1). Returns logits [B, N, vocab]
-        for the N = sum p^2 predicted positions."""
-        B, e = c.shape[0], self.embed_cond(c)
-        cgrid = None if self.prefix else e
-        seq = [e] * self.prefix + [self.embed_scale(k, xs[k - 1] if k else None, B, cgrid) for k in range(self.cfg.K)]
+        """c: the condition (prefix: [B, z or cond_ch, Gmax, Gmax]; embed: the tile's features); xs: K-1
+        tensors [B, z, p_k, p_k] (k = 1..K-1). Returns logits [B, N, vocab] for the N = sum p^2 predicted
+        positions."""
+        B, (pre, cgrid) = c.shape[0], self.prefill(c)
+        seq = [pre] * self.prefix + [self.embed_scale(k, xs[k - 1] if k else None, B, cgrid) for k in range(self.cfg.K)]
         x = torch.cat(seq, 1)
         for b in self.blocks:
             x = b(x, self.mask)
@@ -191,10 +196,8 @@ class Transformer(nn.Module):
         oy, ox = (np.array([o[j] for o in origins])[:, None] for j in (0, 1))
         c = tok.cond_latent(lr) if cond is None else cond
         caches = [dict() for _ in self.blocks]
-        e = self.embed_cond(c)
-        cgrid = None if self.prefix else e
+        x, cgrid = self.prefill(c)
         if self.prefix:
-            x = e
             for b, ca in zip(self.blocks, caches):
                 x = b(x, None, ca)
         fhat = tok.fhat0(B, c.device)

@@ -31,8 +31,7 @@ class TestTokPath(unittest.TestCase):
         """Greedy KV-cache generation's logits equal teacher forcing on its own tokens."""
         tp, tr = models()
         cfg = TINY_V2
-        feat = torch.rand(3, cfg.cond_ch, cfg.tile + 2, cfg.tile + 2)
-        cond = cond_of(cfg, feat)
+        cond = cond_of(cfg, torch.rand(3, cfg.cond_ch, cfg.tile, cfg.tile))
         with torch.no_grad():
             ids, _, logits = tr.generate(tp, None, cond=cond, decode=set(), return_logits=True)
             xs, _ = tp.replay(ids)
@@ -59,7 +58,7 @@ class TestTokPath(unittest.TestCase):
 
     def test_prefix_tokens_independent_of_later_segments(self):
         tp, tr = models(1)
-        cond = cond_of(TINY_V2, torch.rand(2, TINY_V2.cond_ch, TINY_V2.tile + 2, TINY_V2.tile + 2))
+        cond = cond_of(TINY_V2, torch.rand(2, TINY_V2.cond_ch, TINY_V2.tile, TINY_V2.tile))
         full, _ = tr.generate(tp, None, cond=cond, decode=set())
         early, _ = tr.generate(tp, None, cond=cond, decode=set(), nseg=2)
         self.assertEqual(len(early), sum(len(s) for s in TINY_V2.segments[:2]))
@@ -82,7 +81,7 @@ class TestTokPath(unittest.TestCase):
         _, tr = models(2)
         ref = copy.deepcopy(tr)
         cfg = TINY_V2
-        cond = cond_of(cfg, torch.rand(4, cfg.cond_ch, cfg.tile + 2, cfg.tile + 2))
+        cond = cond_of(cfg, torch.rand(4, cfg.cond_ch, cfg.tile, cfg.tile))
         w = [torch.randint(0, cfg.vocab, (4, p * p)) for p in cfg.scales]
         l = [torch.randint(0, cfg.vocab, (4, p * p)) for p in cfg.scales]
         tp, _ = models(3)
@@ -133,7 +132,7 @@ class TestTokPath(unittest.TestCase):
         """Seeded top-k: deterministic, keyed by tile origin (not batch position), top-k 1 = greedy,
         the empirical frequencies follow softmax(top-k / T)."""
         tp, tr = models()
-        cond = cond_of(TINY_V2, torch.randn(3, TINY_V2.cond_ch, TINY_V2.tile + 2, TINY_V2.tile + 2))
+        cond = cond_of(TINY_V2, torch.randn(3, TINY_V2.cond_ch, TINY_V2.tile, TINY_V2.tile))
         origins = [(0, 0), (0, 8), (8, 0)]
         run = lambda c, o, **kw: tr.generate(tp, None, cond=c, decode=set(), origins=o, **kw)[0]
         greedy = run(cond, origins)
