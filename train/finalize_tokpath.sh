@@ -11,7 +11,12 @@ mkdir -p train/snapshots
 cp "$TP/snapshot.pt" train/snapshots/tokpath.pt
 $PY train/export_v2.py --tokpath "$TP/snapshot.pt" --out $MODEL
 $PY train/make_v2_golden.py --shipped $MODEL
-$PY train/plot_tokpath.py --run "$TP" --out docs/tokpath-curves.png
+# the comparison runs of docs/training.md, where this machine has them
+CMP=""
+for f in before=tp_prefix dpo=tp_dpo twin=tp_ce; do
+	[ -f "train/runs/${f#*=}/tr.jsonl" ] && CMP="$CMP --${f%%=*} train/runs/${f#*=}"
+done
+$PY train/plot_tokpath.py --run "$TP" $CMP --out docs/tokpath-curves.png
 go build -o "$TP/hitsr-video" ./cmd/hitsr-video
 for set in Set5 Set14; do
 	for mode in fidelity full; do
