@@ -116,17 +116,16 @@ func (m *Model) Condition(c *ml.Context, feat *ml.Tensor) *ml.Tensor {
 // EmbedCond embeds the condition: for cond "prefix", cond [B,z (v1) or cond_ch (v2),Gmax,Gmax] →
 // the condition tokens [B,Gmax²,width]; for "embed", the tiles' features [B,cond_ch,tile,tile] →
 // space-to-depth by the cell (channel-major, then row, column in the cell) → cond_proj → the
-// condition grid [B,width,Gmax,Gmax].
+// condition grid [B,width,Gmax,Gmax], run as one cell×cell convolution at stride cell (that input
+// order is a conv weight's [width, cond_ch, cell, cell]).
 func (m *Model) EmbedCond(c *ml.Context, cond *ml.Tensor) *ml.Tensor {
 	if m.Cfg.Cond == tokenizer.CondPrefix {
 		x := m.tr.CondProj.Forward(c, tokens(c, cond))
 		return c.Add(x, m.posLvl(c, m.Cfg.Gmax(), 0))
 	}
-	B, C, G, s := cond.Dim(0), cond.Dim(1), m.Cfg.Gmax(), m.Cfg.Cell()
-	x := c.Permute(c.Reshape(cond, B*C*G, s, G, s), 0, 2, 1, 3) // (b,c,gy) gx dy dx
-	x = c.Permute(c.Reshape(x, B, C, G*G, s*s), 0, 2, 1, 3)     // b (gy,gx) c (dy,dx)
-	x = m.tr.CondProj.Forward(c, c.Reshape(x, B, G*G, C*s*s))
-	return c.Reshape(c.Permute(x, 0, 2, 1), B, m.Cfg.Width, G, G)
+	s := m.Cfg.Cell()
+	w := c.Reshape(m.tr.CondProj.Weight, m.Cfg.Width, cond.Dim(1), s, s)
+	return c.Conv2D(cond, w, m.tr.CondProj.Bias, s, 0)
 }
 
 // EmbedScale embeds 0-based scale k: start for k = 0, else word_embed(x_k) with x_k
