@@ -146,9 +146,8 @@ class Transformer(nn.Module):
         if self.prefix:
             x = self.cond_proj(c.flatten(2).transpose(1, 2))
             return x + self.pos_at(self.cfg.Gmax) + self.lvl[0]
-        B, C, G, s = c.shape[0], c.shape[1], self.cfg.Gmax, self.cfg.cell
-        x = c.reshape(B, C, G, s, G, s).permute(0, 2, 4, 1, 3, 5).reshape(B, G * G, C * s * s)
-        return self.cond_proj(x).transpose(1, 2).reshape(B, -1, G, G)
+        s = self.cfg.cell  # that input order is a conv weight's: one cell×cell convolution at stride cell
+        return F.conv2d(c, self.cond_proj.weight.view(-1, c.shape[1], s, s), self.cond_proj.bias, stride=s)
 
     def prefill(self, c):
         """(condition tokens to run first or None, condition grid each scale adds or None)."""
