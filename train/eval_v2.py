@@ -1,6 +1,6 @@
 """Model v2 on the literature protocol (docs/model.md §9), PyTorch side: PSNR-Y / SSIM-Y and the detail
 ratio (variance of the Laplacian of Y, output over HR) for the backbone (fidelity mode), the token path
-(full mode) and its ceiling (the HR's own tokens). The Go engine's `hitsr-video eval` is the reference
+(full mode; "mean": its posterior-mean decoding) and its ceiling (the HR's own tokens). The Go engine's `hitsr-video eval` is the reference
 for shipped figures; this is for training.
 
   /usr/bin/python3 train/eval_v2.py --tokpath train/runs/tp/snapshot.pt --sets Set5 --scales 4
@@ -69,8 +69,8 @@ def main():
                         continue  # plain RQ's tokens come from the ×4 image alone: no ceiling below ×4
                     if m == "fidelity":
                         out = bb(x, scales=[sc])[sc]
-                    elif m == "full":
-                        out = upscale(bb, tp, tr, x, nseg=n + 1)[0][sc]
+                    elif m in ("full", "mean"):
+                        out = upscale(bb, tp, tr, x, nseg=n + 1, mean=m == "mean")[0][sc]
                     else:
                         t = torch.from_numpy(lr_f).permute(2, 0, 1)[None]
                         segs = [t] + [resize_float(hr, *(np.array(hr.shape[-2:]) * 2 ** k // sc)).float()

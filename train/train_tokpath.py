@@ -6,6 +6,8 @@ Stages (each resumes from <run>/<stage>.pt, then from the committed snapshot):
        reference (the CE-only checkpoint at that step): chosen = HR tokens, rejected = the tokens of the
        upsampled LR
   ft   the decoder on the transformer's own greedy tokens (quantizer and transformer frozen), L2
+  mean transformer and decoder together, L2 of the decoded posterior mean (each scale's expected code
+       given the greedy tokens before it) plus --ce × the teacher-forced cross-entropy
 --cond picks the transformer's condition (docs/model.md §5; default V2's "embed"; "prefix": condition tokens,
 as the DPO runs of docs/training.md); a snapshot of the other kind starts the transformer afresh.
   OMP_NUM_THREADS=1 /usr/bin/python3 train/train_tokpath.py --stage tok --steps 3000
@@ -114,7 +116,7 @@ def lr_tokens(tp, b):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--stage", choices=["tok", "tr", "ft"], required=True)
+    ap.add_argument("--stage", choices=["tok", "tr", "ft", "mean"], required=True)
     ap.add_argument("--run", default="train/runs/tp")
     ap.add_argument("--snapshot", default="train/snapshots/tokpath.pt")
     ap.add_argument("--backbone", default="train/snapshots/backbone.pt")
@@ -132,6 +134,8 @@ def main():
                     help="tok: steps with continuous latents (no quantizer) before VQ starts")
     ap.add_argument("--bypass", type=float, default=0.5, help="tok: share of samples decoded from continuous latents")
     ap.add_argument("--commit", type=float, default=0.05, help="tok: commitment weight")
+    ap.add_argument("--ce", type=float, default=1.0, help="mean: weight of the cross-entropy")
+    ap.add_argument("--l2", type=float, default=1000.0, help="mean: weight of the L2 (pixels in [0, 1])")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-minutes", type=float, default=0)
     a = ap.parse_args()
@@ -143,7 +147,7 @@ def main():
     for p in bb.parameters():
         p.requires_grad_(False)
     data = prepare(bb, os.path.join(a.run, "..", "tokpath_data.pt"), cfg.tile)
-    sampler = TileSampler(data, cfg.tile, a.seed + {"tok": 0, "tr": 1, "ft": 2}[a.stage])
+    sampler = TileSampler(data, cfg.tile, a.seed + {"tok": 0, "tr": 1, "ft": 2, "mean": 3}[a.stage])
     tp, tr = TokPath(cfg), Transformer(cfg)
     ck = os.path.join(a.run, f"{a.stage}.pt")
     step, state = 0, None
@@ -160,13 +164,16 @@ def main():
             except RuntimeError:  # another condition's transformer: this one starts afresh
                 print("transformer: not loaded (its shapes differ)", flush=True)
     # what this stage trains
-    train_mod = {"tok": tp, "tr": tr, "ft": tp.dec}[a.stage]
+    def trained(tp, tr):
+        return {"tok": tp, "tr": tr, "ft": tp.dec, "mean": torch.nn.ModuleDict(dict(tr=tr, dec=tp.dec))}[a.stage]
+    train_mod = trained(tp, tr)
     for m in (tp, tr):
         for p in m.parameters():
             p.requires_grad_(False)
     for p in train_mod.parameters():
         p.requires_grad_(True)
-    opt = torch.optim.Adam(train_mod.parameters(), lr=a.lr or {"tok": 2e-3, "tr": 1e-3, "ft": 5e-4}[a.stage])
+    opt = torch.optim.Adam(train_mod.parameters(),
+                           lr=a.lr or {"tok": 2e-3, "tr": 1e-3, "ft": 5e-4, "mean": 2e-4}[a.stage])
     base_lr = opt.param_groups[0]["lr"]
     ema = EMA(train_mod, a.ema)
     ref = None
@@ -238,6 +245,21 @@ def main():
                 loss = ce + dpo
                 N = tgt.shape[1]
                 rec.update(dpo=float(dpo), l_hr=float(lw.mean()) / N, l_lr=float(ll.mean()) / N)
+        elif a.stage == "mean":
+            cond = cond_of(cfg, b["feat"][..., 1:-1, 1:-1])
+            with torch.no_grad():
+                gxs, _ = tp.replay(tr.generate(tp, None, cond=cond, decode=set())[0])
+                ids = tp.quantize(tp.latents(tg, bbs))[0]
+                xs, _ = tp.replay(ids)
+            outs = tp.decode(b["feat"], tp.replay_mean(tr(cond, gxs)), bbs)
+            l2 = sum(F.mse_loss(o, t) for o, t in zip(outs, tg))
+            logits = tr(cond, xs)
+            tgt = torch.cat(ids, 1)
+            ce = F.cross_entropy(logits.flatten(0, 1), tgt.flatten())
+            loss = a.l2 * l2 + a.ce * ce
+            rec.update(ce=float(ce), acc=float((logits.argmax(-1) == tgt).float().mean()),
+                       gain4=psnr(outs[2], tg[2]) - psnr(bbs[2], tg[2]),
+                       gain2=psnr(outs[1], tg[1]) - psnr(bbs[1], tg[1]))
         else:
             with torch.no_grad():
                 cond = cond_of(cfg, b["feat"][..., 1:-1, 1:-1])
@@ -268,7 +290,7 @@ def main():
                              tr=tr.state_dict(), ref=ref.state_dict() if ref is not None else None), ck)
             # the snapshot: every module at its EMA weights, for the next stage and for export
             snap_tp, snap_tr = copy.deepcopy(tp), copy.deepcopy(tr)
-            {"tok": snap_tp, "tr": snap_tr, "ft": snap_tp.dec}[a.stage].load_state_dict(ema.shadow)
+            trained(snap_tp, snap_tr).load_state_dict(ema.shadow)
             save_atomic(dict(tp=snap_tp.state_dict(), tr=snap_tr.state_dict(), cfg=cfg.to_json(),
                              stage=a.stage, step=step), snap)
         if done:

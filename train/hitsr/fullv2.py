@@ -13,11 +13,11 @@ def tile_origins(L: int, T: int):
 
 
 @torch.no_grad()
-def upscale(bb, tp, tr, x, nseg=None, topk=0, seed=None, temperature=1.0, targets=None):
+def upscale(bb, tp, tr, x, nseg=None, topk=0, seed=None, temperature=1.0, targets=None, mean=False):
     """x [1,3,H,W] in [0,1] → ({2^n: output}, token ids per scale [tiles, p²]) for segments < nseg.
     topk > 0 samples each tile's tokens keyed by its origin (docs/model.md §10, Sampling).
     targets (the ceiling, training code only): the true images per segment, whose tokens replace the
-    transformer's."""
+    transformer's. mean: decode each scale's expected code (given the tokens before it) in place of its token."""
     cfg = tp.cfg
     T, nseg = cfg.tile, nseg or cfg.nseg
     H, W = x.shape[-2:]
@@ -28,14 +28,14 @@ def upscale(bb, tp, tr, x, nseg=None, topk=0, seed=None, temperature=1.0, target
     tiles = [(y, x0) for y in tile_origins(xp.shape[-2], T) for x0 in tile_origins(xp.shape[-1], T)]
     crop = lambda m, s: torch.cat([m[..., y * s:(y + T) * s, x0 * s:(x0 + T) * s] for y, x0 in tiles])
     if targets is None:
-        ids, _ = tr.generate(tp, None, cond=cond_of(cfg, crop(t, 1)), decode=set(), nseg=nseg, topk=topk,
-                             seed=seed, temperature=temperature, origins=tiles)
+        ids, _, logits = tr.generate(tp, None, cond=cond_of(cfg, crop(t, 1)), decode=set(), nseg=nseg, topk=topk,
+                                     seed=seed, temperature=temperature, origins=tiles, return_logits=True)
     else:
         pads = [F.pad(y, (0, max(0, T - W) * 2 ** n, 0, max(0, T - H) * 2 ** n), mode="replicate")
                 for n, y in enumerate(targets)]
         ids = tp.quantize(tp.latents([crop(p, 2 ** n) for n, p in enumerate(pads)],
                                      [crop(outs[2 ** n], 2 ** n) for n in range(nseg)]))[0]
-    _, fhats = tp.replay(ids)
+    fhats = tp.replay_mean(torch.cat(logits, 1)) if mean else tp.replay(ids)[1]
     g_t = crop(g, 1)
     for n, fh in enumerate(fhats):
         s = 2 ** n

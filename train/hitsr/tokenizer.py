@@ -132,14 +132,37 @@ class ResidualQuantization(nn.Module):
 
     def add(self, fhat, k, idx):
         """f-hat + phi_k(up(e[idx_k])); fhat must already be on grid(k)."""
-        p = self.cfg.scales[k]
-        h = self.quant.lookup(idx, p)
-        h = bicubic_up(h, fhat.shape[-1])
-        return fhat + self.quant.phi_k(k, h)
+        return self.add_codes(fhat, k, self.quant.lookup(idx, self.cfg.scales[k]))
+
+    def add_codes(self, fhat, k, h):
+        """f-hat + phi_k(up(h)) for scale k's code vectors h [B, z, p, p]."""
+        return fhat + self.quant.phi_k(k, bicubic_up(h, fhat.shape[-1]))
 
     def last_of_seg(self, k):
         cfg = self.cfg
         return k == cfg.K - 1 or cfg.seg_of[k + 1] != cfg.seg_of[k]
+
+    def replay_mean(self, logits):
+        """f-hat per segment from each scale's expected code under softmax(logits) (the posterior mean;
+        logits [B, N, vocab] over the scales' positions in order)."""
+        cfg = self.cfg
+        fhat, fhats, at = self.fhat0(logits.shape[0], logits.device), [], 0
+        for k, p in enumerate(cfg.scales[:self.scales_in(logits.shape[1])]):
+            fhat = self.carry(fhat, k)
+            e = logits[:, at:at + p * p].softmax(-1) @ self.quant.embedding
+            fhat = self.add_codes(fhat, k, e.view(-1, p, p, cfg.z).permute(0, 3, 1, 2))
+            at += p * p
+            if self.last_of_seg(k):
+                fhats.append(fhat)
+        return fhats
+
+    def scales_in(self, n):
+        """How many scales n positions cover."""
+        k, at = 0, 0
+        while k < self.cfg.K and at < n:
+            at += self.cfg.scales[k] ** 2
+            k += 1
+        return k
 
     def replay(self, idxs):
         """From token ids: (transformer inputs x_k for k >= 1, fhat per completed segment)."""

@@ -6,6 +6,7 @@ import unittest
 import _path  # noqa: F401
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from hitsr.config import TINY_V2
 from hitsr.export import load_safetensors
@@ -37,6 +38,28 @@ class TestTokPath(unittest.TestCase):
             xs, _ = tp.replay(ids)
             tf = tr(cond, xs)
         self.assertTrue(torch.allclose(torch.cat(logits, 1), tf, atol=1e-5))
+
+    def test_posterior_mean(self):
+        """replay_mean over logits that put all mass on one code per position replays those codes (the whole
+        walk and the first segment's); uniform logits add the codebook's mean at every position."""
+        tp, _ = models()
+        cfg = TINY_V2
+        torch.manual_seed(1)
+        ids = [torch.randint(0, cfg.vocab, (2, p * p)) for p in cfg.scales]
+        sure = torch.cat([F.one_hot(i, cfg.vocab).float() * 1e4 for i in ids], 1)
+        K1 = len(cfg.segments[0])
+        with torch.no_grad():
+            for K in (cfg.K, K1):
+                want = tp.replay(ids[:K])[1]
+                got = tp.replay_mean(sure[:, :sum(p * p for p in cfg.scales[:K])])
+                self.assertEqual(len(got), len(want))
+                for g, w in zip(got, want):
+                    self.assertTrue(torch.allclose(g, w, atol=1e-5))
+            fhat, mean = tp.fhat0(2), tp.quant.embedding.mean(0).view(1, -1, 1, 1)
+            for k, p in enumerate(cfg.scales):
+                fhat = tp.add_codes(tp.carry(fhat, k), k, mean.expand(2, -1, p, p))
+            got = tp.replay_mean(torch.zeros(2, cfg.n_tokens, cfg.vocab))[-1]
+            self.assertTrue(torch.allclose(got, fhat, atol=1e-5))
 
     def test_condition_embedding(self):
         """cond "embed" (model.md §10): cond_proj of the features space-to-depth by the cell, channel-major
