@@ -14,6 +14,7 @@ as the DPO runs of docs/training.md); a snapshot of the other kind starts the tr
 """
 import argparse
 import copy
+import json
 import math
 import os
 import sys
@@ -130,6 +131,7 @@ def main():
     ap.add_argument("--ref", default="", help="tr: the DPO reference's snapshot (default: the EMA when DPO starts)")
     ap.add_argument("--rq", default="hit", choices=["hit", "plain"])
     ap.add_argument("--cond", default=V2.cond, choices=["prefix", "embed"], help="the transformer's condition")
+    ap.add_argument("--cfg", default="{}", help='JSON overriding V2 fields, e.g. \'{"f": 8}\' (a fresh run)')
     ap.add_argument("--warm", type=int, default=300,
                     help="tok: steps with continuous latents (no quantizer) before VQ starts")
     ap.add_argument("--bypass", type=float, default=0.5, help="tok: share of samples decoded from continuous latents")
@@ -142,7 +144,7 @@ def main():
     setup_threads()
     torch.manual_seed(a.seed)
     os.makedirs(a.run, exist_ok=True)
-    cfg = Config(**{**V2.__dict__, "rq": a.rq, "cond": a.cond})
+    cfg = Config(**{**V2.__dict__, "rq": a.rq, "cond": a.cond, **json.loads(a.cfg)})
     bb, _ = load_backbone(a.backbone)
     for p in bb.parameters():
         p.requires_grad_(False)

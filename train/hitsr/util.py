@@ -1,5 +1,6 @@
 """Threads, logging, checkpoint helpers."""
 import copy
+import ctypes
 import json
 import os
 import time
@@ -7,7 +8,19 @@ import time
 import torch
 
 
+def keep_freed_memory():
+    """glibc serves allocations over 32 MB with fresh mmaps, so every large temporary (attention scores of a
+    few hundred tokens) pays its page faults again: 0.27 s instead of 0.005 s per 70 MB op. Keep them."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 2 ** 31 - 1)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 2 ** 31 - 1)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def setup_threads():
+    keep_freed_memory()
     n = 2 if os.path.exists("/tmp/hitsr-cpu-free") else 1
     n = int(os.environ.get("HITSR_THREADS", n))
     torch.set_num_threads(n)
