@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,13 +15,41 @@ import (
 )
 
 var (
-	reScheme = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]+:`)
+	reScheme = regexp.MustCompile(`^([a-zA-Z0-9+.-]+):`) // as FFmpeg finds a protocol (avio.c)
 	rePipe   = regexp.MustCompile(`^pipe:(\d*)$`)
 )
 
+// remoteSchemes are the FFmpeg protocols a name may use besides file: and pipe:, the ones that
+// reach another machine or process. The others (tee:, md5:, async:, cache:, concat:, subfile:,
+// crypto:, hls:, …) reach local files under names no same-file check can see through.
+var remoteSchemes = []string{"data", "ftp", "gopher", "gophers", "http", "https", "icecast", "mmsh",
+	"mmst", "rtmp", "rtmpe", "rtmps", "rtmpt", "rtmpte", "rtmpts", "rtp", "rtsp", "rtsps", "sftp", "srt",
+	"srtp", "tcp", "tls", "udp", "udplite", "unix"}
+
+// scheme is the protocol FFmpeg opens name with, lower-cased; "" for a file path.
+func scheme(name string) string {
+	if rest, ok := strings.CutPrefix(name, "subfile,"); ok && strings.Contains(rest, ":") {
+		return "subfile" // its options come between the name and the colon
+	}
+	if m := reScheme.FindStringSubmatch(name); m != nil {
+		return strings.ToLower(m[1])
+	}
+	return ""
+}
+
+// CheckName refuses a name under a protocol that is neither a file, a pipe nor a network protocol.
+func CheckName(name string) error {
+	switch s := scheme(name); {
+	case s == "" || s == "file" || s == "pipe" || slices.Contains(remoteSchemes, s):
+		return nil
+	default:
+		return errf(KindUsage, "%s: protocol %q is not supported (files, pipes and network URLs are; a file with this name: ./%s)", name, s, name)
+	}
+}
+
 // IsFile reports whether an input/output name is a local file (not "-", "pipe:N" or a URL).
 func IsFile(u string) bool {
-	return u != "-" && (!reScheme.MatchString(u) || strings.HasPrefix(u, "file:"))
+	return u != "-" && (scheme(u) == "" || strings.HasPrefix(u, "file:"))
 }
 
 // stat identifies what a name refers to, links followed: a file, or the descriptor behind
@@ -77,9 +106,15 @@ func (f *File) direct() bool { return f.old != nil && !f.old.Mode().IsRegular() 
 
 // PlanFiles checks every output against the input and against each other by identity (device
 // and inode, symbolic links and hard links included), refuses directories and other files that
-// cannot be written safely, and existing files unless overwrite. The result has one entry per
-// output: nil for stdout and URLs. Nothing is created.
+// cannot be written safely, existing files unless overwrite, and names under protocols that reach
+// local files behind these checks (CheckName). The result has one entry per output: nil for
+// stdout and URLs. Nothing is created.
 func PlanFiles(input string, outputs []string, overwrite bool) ([]*File, error) {
+	for _, name := range append([]string{input}, outputs...) {
+		if err := CheckName(name); err != nil {
+			return nil, err
+		}
+	}
 	in := stat(input, 0)
 	type descriptor struct {
 		name string

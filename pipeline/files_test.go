@@ -68,6 +68,10 @@ func TestPlanFiles(t *testing.T) {
 		{"a missing directory", []string{p("none/2x.mkv")}, false, "cannot write"},
 		{"a file as a directory", []string{p("old.mkv/2x.mkv")}, false, "cannot write"},
 		{"a 256-byte name", []string{p(strings.Repeat("n", 256))}, false, "too long"},
+		{"network URLs", []string{"srt://127.0.0.1:9000", "RTMP://h/app/k", "tcp://127.0.0.1:1", "http://h/x.mkv"}, false, ""},
+		{"the input through tee:", []string{"tee:" + in}, true, `protocol "tee"`},
+		{"a file through md5:", []string{"md5:" + old}, false, `protocol "md5"`},
+		{"a name that reads as a protocol", []string{"ab:c.mkv"}, false, "./ab:c.mkv"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			files, err := PlanFiles(in, c.outs, c.overwrite)
@@ -91,6 +95,22 @@ func TestPlanFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(in); string(b) != "input" {
 		t.Fatal("input modified")
+	}
+}
+
+// The input through a protocol that wraps a local file (async:, cache:, concat:, subfile:, …) is
+// refused whatever the outputs, as it would hide the input from the same-file checks.
+func TestPlanFilesInputProtocol(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.mkv")
+	for _, name := range []string{"async:" + in, "cache:" + in, "concat:" + in, "subfile,,start,0,end,0,,:" + in} {
+		if _, err := PlanFiles(name, []string{in}, true); kindOf(err) != KindUsage || !strings.Contains(err.Error(), "not supported") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for _, name := range []string{"-", "pipe:0", "file:" + in, "srt://127.0.0.1:9000?mode=listener", "udp://127.0.0.1:5000"} {
+		if _, err := PlanFiles(name, []string{filepath.Join(filepath.Dir(in), "2x.mkv")}, false); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 

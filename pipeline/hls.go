@@ -8,6 +8,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -72,8 +73,75 @@ type segInfo struct {
 	bytes int64
 }
 
-// CheckLadderDir refuses a ladder directory that holds anything unless overwrite; Open calls it
-// before reading anything.
+// checkLadders refuses, before anything is read: a ladder directory that CheckLadderDir refuses
+// or that holds the input file (links followed), two ladders in one directory or one inside the
+// other, and a file output inside a ladder's directory.
+func checkLadders(input string, ladders []Ladder, files []*File, overwrite bool) error {
+	in := stat(input, 0)
+	dirs := make([]string, len(ladders))
+	for i, l := range ladders {
+		if err := CheckLadderDir(l.Dir, overwrite); err != nil {
+			return err
+		}
+		if in != nil && holds(l.Dir, in) {
+			return errf(KindUsage, "hls:%s holds the input file", l.Dir)
+		}
+		dirs[i] = resolve(l.Dir)
+		for j, d := range dirs[:i] {
+			if within(dirs[i], d) || within(d, dirs[i]) {
+				return errf(KindUsage, "hls:%s and hls:%s share a directory", ladders[j].Dir, l.Dir)
+			}
+		}
+	}
+	for _, f := range files {
+		for i, d := range dirs {
+			if f != nil && within(resolve(f.final), d) {
+				return errf(KindUsage, "%s is inside the directory of hls:%s", f.Name, ladders[i].Dir)
+			}
+		}
+	}
+	return nil
+}
+
+// holds reports whether the tree under dir has a name for the file fi.
+func holds(dir string, fi os.FileInfo) bool {
+	found := false
+	filepath.WalkDir(resolve(dir), func(path string, _ fs.DirEntry, err error) error {
+		if err == nil {
+			if g, err := os.Stat(path); err == nil && os.SameFile(g, fi) {
+				found = true
+				return filepath.SkipAll
+			}
+		}
+		return nil
+	})
+	return found
+}
+
+// resolve is path made absolute with the symbolic links of its longest existing prefix resolved.
+func resolve(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Clean(path)
+	}
+	rest := ""
+	for p := abs; ; p = filepath.Dir(p) {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if p == filepath.Dir(p) {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+	}
+}
+
+// within reports whether the resolved path p is dir or below it.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
+}
+
+// CheckLadderDir refuses a ladder directory that holds anything unless overwrite.
 func CheckLadderDir(dir string, overwrite bool) error {
 	if dir == "" || !IsFile(dir) {
 		return errf(KindUsage, "hls:%s: the ladder is written to a local directory", dir)

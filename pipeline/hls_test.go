@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,5 +109,57 @@ func TestLadderAbortRemoves(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "hls")); err == nil {
 		t.Fatal("ladder directory left")
+	}
+}
+
+// A ladder is checked against the input, the other ladders and the file outputs by what the
+// names resolve to: a ladder holding the input (by any name), two ladders in one directory or
+// nested, and a file output inside a ladder are refused before anything is read.
+func TestCheckLadders(t *testing.T) {
+	d := t.TempDir()
+	p := func(name string) string { return filepath.Join(d, name) }
+	os.MkdirAll(p("old/64x48"), 0o755)
+	os.WriteFile(p("old/64x48/seg_00000.ts"), []byte("segment"), 0o644)
+	os.WriteFile(p("in.mkv"), []byte("input"), 0o644)
+	os.Link(p("in.mkv"), p("old/64x48/index.m3u8"))
+	os.Symlink(p("old"), p("oldlink"))
+	os.Mkdir(p("e"), 0o755)
+	os.Symlink(p("e"), p("elink"))
+	lad := func(dirs ...string) []Ladder {
+		var ls []Ladder
+		for _, dir := range dirs {
+			ls = append(ls, Ladder{Dir: dir})
+		}
+		return ls
+	}
+	for _, c := range []struct {
+		name    string
+		input   string
+		ladders []Ladder
+		outs    []string
+		want    string // "" = accepted
+	}{
+		{"two ladders and a file", p("in.mkv"), lad(p("a"), p("b")), []string{p("2x.mkv")}, ""},
+		{"the input segment, -y", p("old/64x48/seg_00000.ts"), lad(p("old")), nil, "holds the input"},
+		{"the input hard-linked in the ladder", p("in.mkv"), lad(p("oldlink")), nil, "holds the input"},
+		{"one directory twice", p("in.mkv"), lad(p("a"), "file:"+p("a/")), nil, "share a directory"},
+		{"through a symbolic link", p("in.mkv"), lad(p("old/new"), p("oldlink/new")), nil, "share a directory"},
+		{"nested", p("in.mkv"), lad(p("a"), p("a/64x48")), nil, "share a directory"},
+		{"a file output inside", p("in.mkv"), lad(p("e")), []string{p("e/master.m3u8")}, "inside the directory"},
+		{"a file output inside, by a link", p("in.mkv"), lad(p("e")), []string{p("elink/2x.mkv")}, "inside the directory"},
+		{"a file output beside", p("in.mkv"), lad(p("e")), []string{p("e.mkv")}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for i := range c.ladders {
+				c.ladders[i].Dir = strings.TrimPrefix(c.ladders[i].Dir, "file:")
+			}
+			files, err := PlanFiles(c.input, c.outs, true)
+			if err == nil {
+				err = checkLadders(c.input, c.ladders, files, true)
+			}
+			if c.want == "" && err != nil || c.want != "" && (kindOf(err) != KindUsage || !strings.Contains(fmt.Sprint(err), c.want)) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
 	}
 }

@@ -14,7 +14,8 @@ import (
 // IsNetwork reports whether an input is a network stream (udp://, srt://, rtmp://, …): one that
 // arrives at its sender's pace, and whose sender may go quiet without closing anything.
 func IsNetwork(u string) bool {
-	return reScheme.MatchString(u) && !strings.HasPrefix(u, "file:") && !strings.HasPrefix(u, "pipe:")
+	s := scheme(u)
+	return s != "" && s != "file" && s != "pipe" && s != "data"
 }
 
 // stallWatch ends a network input whose sender has gone away: once packets have arrived, no

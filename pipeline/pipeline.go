@@ -158,9 +158,6 @@ func (p *Pipeline) Open() error {
 		if o.Segment != nil {
 			return errf(KindUsage, "hls:%s: a scale-out segment run writes files, not an HLS ladder", l.Dir)
 		}
-		if err := CheckLadderDir(l.Dir, o.Overwrite); err != nil {
-			return err
-		}
 	}
 	names := make([]string, len(o.Outputs))
 	for i, out := range o.Outputs {
@@ -176,8 +173,16 @@ func (p *Pipeline) Open() error {
 	if err != nil {
 		return err
 	}
+	for _, out := range o.Outputs { // every container, before anything is read
+		if _, _, err := containerFormat(out); err != nil {
+			return err
+		}
+	}
 	files, err := PlanFiles(o.Input, names, o.Overwrite)
 	if err != nil {
+		return err
+	}
+	if err := checkLadders(o.Input, o.Ladders, files, o.Overwrite); err != nil {
 		return err
 	}
 	p.mu.Lock()
