@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"os"
 	"slices"
 
+	"github.com/hitsr/hitsr/internal/regfile"
 	"github.com/hitsr/hitsr/ml"
 	"github.com/hitsr/hitsr/model/nn"
 	"github.com/hitsr/hitsr/tokenizer"
@@ -31,9 +31,22 @@ type File struct {
 	Tensors map[string]*Host
 }
 
+// MaxFileBytes caps a weights file read from disk (the shipped model is 4.8 MB; a few hundred
+// MB is a large one). Lengths in the file's header are checked against its size by Parse.
+const MaxFileBytes = 2 << 30
+
+// readModelFile reads a weights file: a regular file of at most MaxFileBytes.
+func readModelFile(path string) ([]byte, error) {
+	buf, err := regfile.Read(path, MaxFileBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return buf, nil
+}
+
 // ReadFile reads every tensor of a safetensors file, converting floats to float32.
 func ReadFile(path string) (*File, error) {
-	buf, err := os.ReadFile(path)
+	buf, err := readModelFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +173,9 @@ func Check(f *File) (*Weights, error) {
 		case !slices.Equal(h.Shape, want[name]):
 			return nil, fmt.Errorf("weights: %s has shape %v, config wants %v", name, h.Shape, want[name])
 		}
+		if n, first := nonFinite(h.F); n > 0 {
+			return nil, fmt.Errorf("weights: %s has %d non-finite values (NaN or Inf), the first at index %d", name, n, first)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(f.Tensors)) {
 		if _, ok := want[name]; !ok {
@@ -168,6 +184,21 @@ func Check(f *File) (*Weights, error) {
 	}
 	w.names = slices.Sorted(maps.Keys(want))
 	return w, nil
+}
+
+// nonFinite counts x's NaN and ±Inf values (all exponent bits set) and gives the first's index.
+func nonFinite(x []float32) (n, first int) {
+	const expBits = 0x7f800000
+	first = -1
+	for i, v := range x {
+		if math.Float32bits(v)&expBits == expBits {
+			if n == 0 {
+				first = i
+			}
+			n++
+		}
+	}
+	return n, first
 }
 
 // checkV2Base checks that a model v2 token path (§10) has its base: a backbone whose features
@@ -203,7 +234,7 @@ type Weights struct {
 
 // Load reads, validates and uploads a weights file.
 func Load(path string, b ml.Backend) (*Weights, error) {
-	buf, err := os.ReadFile(path)
+	buf, err := readModelFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/asticode/go-astiav"
 	"go.uber.org/zap"
+
+	"github.com/hitsr/hitsr/internal/regfile"
 )
 
 // Scale-out: a Plan splits a video into keyframe-aligned segments; a run with Options.Segment
@@ -25,6 +26,10 @@ import (
 
 // planVersion is the plan format written and the only one read.
 const planVersion = 1
+
+// maxPlanBytes caps a plan file: about 130 bytes a segment, so 16 MiB holds more segments
+// than a Kubernetes Indexed Job's 100,000 completions. MakePlan refuses a larger plan.
+const maxPlanBytes = 16 << 20
 
 // Plan is the JSON written by `hitsr-video plan`.
 type Plan struct {
@@ -196,6 +201,10 @@ func MakePlan(stop context.Context, o PlanOptions) (*Plan, error) {
 			StartSeconds: round3(seconds(start)), Seconds: round3(float64(end-start) * tb.Float64())})
 	}
 	p.ID = p.hash()
+	if n := len(p.JSON()); n > maxPlanBytes {
+		return nil, errf(KindUsage, "%s: %d segments make a plan of %d bytes, over the limit of %s: make fewer segments",
+			o.Input, len(p.Segments), n, regfile.FormatSize(maxPlanBytes))
+	}
 	return p, nil
 }
 
@@ -240,9 +249,9 @@ func (p *Plan) JSON() []byte {
 
 // ReadPlan reads and checks a plan file (usage errors: it is a flag's argument).
 func ReadPlan(path string) (*Plan, error) {
-	b, err := os.ReadFile(path)
+	b, err := regfile.Read(path, maxPlanBytes)
 	if err != nil {
-		return nil, errf(KindUsage, "plan %s: %v", path, unwrapPath(err))
+		return nil, errf(KindUsage, "plan %s: %v", path, err)
 	}
 	var p Plan
 	d := json.NewDecoder(bytes.NewReader(b))

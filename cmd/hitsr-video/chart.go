@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"io"
 	"math"
 
 	"github.com/hitsr/hitsr/imageio"
@@ -34,9 +35,9 @@ func text(img *image.RGBA, x, y, px int, s string, c color.Color) {
 var methodColors = []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}}
 
 // writeChart draws mean PSNR-Y per scale as grouped bars (blue hitsr, orange bicubic, green
-// Lanczos-3), values printed above the bars, "xS" under each group; the y axis starts 1 dB
-// below the lowest value.
-func writeChart(path string, means []score) error {
+// Lanczos-3), values printed above the bars, "xS" under each group, and writes it as a PNG; the
+// y axis starts 1 dB below the lowest value.
+func writeChart(w io.Writer, means []score) error {
 	var scales []int
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, m := range means {
@@ -69,6 +70,5 @@ func writeChart(path string, means []score) error {
 	}
 	draw.Draw(img, image.Rect(margin/2, margin+H, W-margin/2, margin+H+1), image.NewUniform(black), image.Point{}, draw.Src)
 	text(img, 2, margin+H-12, 2, fmt.Sprintf("%.0f", base), black)
-	out := imageio.FromImage(img)
-	return imageio.WriteAtomic(path, out, true)
+	return imageio.Encode(w, imageio.FromImage(img), "png")
 }

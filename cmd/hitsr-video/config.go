@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/hitsr/hitsr/hitsr"
+	"github.com/hitsr/hitsr/internal/regfile"
 	"github.com/hitsr/hitsr/model"
 )
 
@@ -97,7 +99,7 @@ var table = []setting{
 	{name: "hls-list-size", arg: "N", def: 0, min: 0, cmds: cmdUpscale,
 		help:  "segments in a live HLS playlist, older ones deleted (0: every segment, a VOD playlist)",
 		field: func(s *settings) any { return &s.hlsListSize }},
-	{name: "yes", short: "y", def: false, cmds: cmdUpscale | cmdPlan | cmdJoin, help: "overwrite existing outputs",
+	{name: "yes", short: "y", def: false, cmds: cmdUpscale | cmdEval | cmdPlan | cmdJoin, help: "overwrite existing outputs",
 		field: func(s *settings) any { return &s.overwrite }},
 	{name: "progress", arg: "M", def: "auto", choices: []string{"auto", "always", "never"}, cmds: cmdUpscale,
 		help:  "progress bar (fps, ×realtime, ETA) on a terminal",
@@ -153,6 +155,9 @@ var table = []setting{
 	{name: "help", short: "h", def: false, cmds: cmdAny, notInFile: true, help: "this text",
 		field: func(s *settings) any { return &s.help }},
 }
+
+// maxConfigBytes caps a config file (a few KB is a large one).
+const maxConfigBytes = 1 << 20
 
 // outputsKey is the config file's structured list of outputs (the file's form of --out).
 const outputsKey = "outputs"
@@ -247,11 +252,16 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 	}
 	cfg := viper.New()
 	if s.cfgFile != "" {
-		cfg.SetConfigFile(s.cfgFile)
+		cfg.SetConfigFile(s.cfgFile) // the format from the extension
 		if filepath.Ext(s.cfgFile) == "" {
 			cfg.SetConfigType("yaml")
 		}
-		if err := cfg.ReadInConfig(); err != nil {
+		// Read here rather than by viper: a regular file only (opening a FIFO blocks), size-capped.
+		b, err := regfile.Read(s.cfgFile, maxConfigBytes)
+		if err == nil {
+			err = cfg.ReadConfig(bytes.NewReader(b))
+		}
+		if err != nil {
 			return nil, nil, fail(exitUsage, "config %s: %v", s.cfgFile, oneLine(err))
 		}
 		for _, k := range cfg.AllKeys() {

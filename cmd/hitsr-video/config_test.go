@@ -189,7 +189,7 @@ func TestEvalSettings(t *testing.T) {
 		t.Fatalf("scales from the file: exit %d %s, csv scales %q", code, stderr, rows())
 	}
 	t.Setenv("HITSR_SCALES", "2")
-	if code, _, stderr := runCLI("eval", d, "--config", cfg); code != 0 || rows() != "2,2,2" {
+	if code, _, stderr := runCLI("eval", d, "--config", cfg, "-y"); code != 0 || rows() != "2,2,2" {
 		t.Fatalf("scales from HITSR_SCALES: exit %d %s, csv scales %q", code, stderr, rows())
 	}
 	if code, _, stderr := runCLI("eval", d, "--config", cfg, "--crf", "3"); code != exitUsage || !strings.Contains(stderr, "crf") {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hitsr/hitsr/imageio"
 	"github.com/hitsr/hitsr/metrics"
+	"github.com/hitsr/hitsr/pipeline"
 	"github.com/hitsr/hitsr/resample"
 )
 
@@ -42,7 +43,7 @@ func modcrop(img *imageio.Image, s int) *imageio.Image {
 	return out
 }
 
-func runEval(s *settings, pos []string, stdout, stderr io.Writer, _ *zap.Logger) error {
+func runEval(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Logger) error {
 	c, scalesFlag, csvPath, chartPath := s.common, &s.scales, &s.csv, &s.chart
 	if len(pos) != 1 {
 		return fail(exitUsage, "eval wants one directory (got %d)", len(pos))
@@ -76,6 +77,23 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, _ *zap.Logger)
 	slices.Sort(files)
 	if len(files) == 0 {
 		return fail(exitInput, "%s: no PNG/JPEG images", pos[0])
+	}
+	var outNames []string // --csv and --chart, where asked for
+	for _, p := range []string{*csvPath, *chartPath} {
+		if p != "" {
+			outNames = append(outNames, p)
+		}
+	}
+	outs, err := planEvalOutputs(files, outNames, s.overwrite)
+	if err != nil {
+		return err
+	}
+	if err := checkStdout(stdout, files...); err != nil { // the table
+		return err
+	}
+	defer discardOnSignal(log, outs)()
+	for _, f := range outs {
+		defer f.Discard() // unless committed
 	}
 	var imgs []*imageio.Image
 	for _, f := range files {
@@ -133,17 +151,34 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, _ *zap.Logger)
 		}
 	}
 	printTable(stdout, scores, scales)
-	if *csvPath != "" {
-		if err := writeCSV(*csvPath, scores); err != nil {
-			return fail(exitFailure, "%v", err)
-		}
+	write := map[string]func(io.Writer) error{
+		*csvPath:   func(w io.Writer) error { return writeCSV(w, scores) },
+		*chartPath: func(w io.Writer) error { return writeChart(w, meanScores(scores, scales)) },
 	}
-	if *chartPath != "" {
-		if err := writeChart(*chartPath, meanScores(scores, scales)); err != nil {
-			return fail(exitFailure, "%v", err)
+	for _, f := range outs {
+		if err := writeOutput(f, write[f.Name]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// planEvalOutputs plans eval's output files as every output is planned (pipeline.PlanFiles),
+// before any work: each checked against the others and against every image evaluated.
+func planEvalOutputs(images, names []string, overwrite bool) ([]*pipeline.File, error) {
+	var files []*pipeline.File
+	for _, img := range images { // PlanFiles compares the outputs with one input: each image in turn
+		var err error
+		if files, err = pipeline.PlanFiles(img, names, overwrite); err != nil {
+			return nil, pipelineError(err)
+		}
+	}
+	for i, f := range files {
+		if f == nil {
+			return nil, fail(exitUsage, "%s: eval writes local files, not URLs or pipes", names[i])
+		}
+	}
+	return files, nil
 }
 
 // meanScores are the per-scale means, one score per (scale, method), image "mean".
@@ -197,12 +232,8 @@ func printTable(w io.Writer, scores []score, scales []int) {
 	tw.Flush()
 }
 
-func writeCSV(path string, scores []score) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	cw := csv.NewWriter(f)
+func writeCSV(w io.Writer, scores []score) error {
+	cw := csv.NewWriter(w)
 	cw.Write([]string{"image", "scale", "method", "psnr_y", "ssim_y", "detail_ratio"})
 	for _, sc := range scores {
 		cw.Write([]string{sc.image, strconv.Itoa(sc.scale), sc.method,
@@ -210,9 +241,5 @@ func writeCSV(path string, scores []score) error {
 			strconv.FormatFloat(sc.detail, 'f', 4, 64)})
 	}
 	cw.Flush()
-	if err := cw.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return cw.Error()
 }

@@ -9,6 +9,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"os/signal"
@@ -60,7 +61,8 @@ re-encoded to AAC when the container cannot hold it); metadata, rotation, frame 
 frame timestamp (variable frame rate included) are kept. Output files are written under a
 temporary name next to the final one and renamed when complete; existing character devices and
 FIFOs are written in place. An output that is the input (or another output, or a directory) is
-refused, whatever the path that names it.
+refused, whatever the path that names it, and so is a run whose stdout (a plan, eval's table, an
+image run's summary) is its input. Image outputs are local files.
 Limits: %d px per side and %d Mpx per frame (input and output).
 
 examples:
@@ -83,7 +85,8 @@ outputs (valid, shorter files under their final names; exit 130); a second one a
 (exit 130) and removes the partial outputs.
 
 eval: for every PNG/JPEG in DIR, modcrop to the scale, LR = antialiased bicubic, and report
-PSNR-Y/SSIM-Y (BT.601, scale pixels shaved) of hitsr, bicubic and Lanczos-3.
+PSNR-Y/SSIM-Y (BT.601, scale pixels shaved) of hitsr, bicubic and Lanczos-3. --csv and --chart
+are checked and written as outputs are (never an image of DIR; an existing file only with -y).
 
 eval flags:
 %s
@@ -275,16 +278,28 @@ func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) 
 	if err != nil {
 		return pipelineError(err)
 	}
+	for i, f := range files {
+		if f == nil { // stdout, a pipe or a URL: an image is written to a file only
+			return fail(exitUsage, "--out %s: image outputs are local files, not URLs or pipes", paths[i])
+		}
+	}
+	if err := checkStdout(stdout, input); err != nil { // the summary lines
+		return err
+	}
 	defer discardOnSignal(log, files)()
-	img, err := imageio.Read(input)
+	img, err := readImage(input, func(w, h int) error {
+		for _, o := range s.outs {
+			if _, _, err := o.target.Size(w, h); err != nil {
+				return fail(exitUsage, "%s: %v", o.path, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fail(exitInput, "%s: %v", input, err)
+		return err
 	}
 	var targets []hitsr.Target
 	for _, o := range s.outs {
-		if _, _, err := o.target.Size(img.W, img.H); err != nil {
-			return fail(exitUsage, "%s: %v", o.path, err)
-		}
 		targets = append(targets, o.target)
 	}
 	m, notice, err := s.load()
@@ -303,19 +318,75 @@ func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) 
 		defer f.Discard() // an output not committed is removed
 	}
 	for i, o := range s.outs {
-		h, err := files[i].Create()
-		if err == nil {
-			if err = imageio.Encode(h, res[i], imageio.Format(o.path)); err != nil {
-				err = fail(exitFailure, "%s: %v", o.path, err)
-			}
-		}
-		if err == nil {
-			err = files[i].Commit()
-		}
-		if err != nil {
-			return pipelineError(err)
+		if err := writeOutput(files[i], func(w io.Writer) error { return imageio.Encode(w, res[i], imageio.Format(o.path)) }); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "%s: %d×%d\n", o.path, res[i].W, res[i].H)
+	}
+	return nil
+}
+
+// readImage decodes an image file once its header's size is within the limits and accepted by
+// check (the outputs' sizes), so nothing over a limit allocates its pixels.
+func readImage(path string, check func(w, h int) error) (*imageio.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fail(exitInput, "%s: %v", path, err)
+	}
+	defer f.Close()
+	if cfg, _, err := image.DecodeConfig(f); err == nil { // else imageio.Decode says why
+		if err := imageio.CheckSize(cfg.Width, cfg.Height); err != nil {
+			return nil, fail(exitInput, "%s: %v", path, err)
+		}
+		if err := check(cfg.Width, cfg.Height); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fail(exitInput, "%s: %v", path, err)
+	}
+	img, err := imageio.Decode(f) // the same file: what was checked is what is decoded
+	if err != nil {
+		return nil, fail(exitInput, "%s: %v", path, err)
+	}
+	return img, nil
+}
+
+// writeOutput writes a planned output (pipeline.PlanFiles) through its temporary file and
+// renames it to its final name; on failure the caller's deferred Discard removes it.
+func writeOutput(f *pipeline.File, write func(io.Writer) error) error {
+	h, err := f.Create()
+	if err != nil {
+		return pipelineError(err)
+	}
+	if err := write(h); err != nil {
+		return fail(exitFailure, "%s: %v", f.Name, err)
+	}
+	if err := f.Commit(); err != nil {
+		return pipelineError(err)
+	}
+	return nil
+}
+
+// checkStdout refuses, before any work, a run that writes to stdout (data or summary lines)
+// when stdout is one of its input files (1<>in.png, >> in.mp4): compared by identity (fstat
+// of the descriptor against each input, links followed), as pipeline.PlanFiles does for --out -.
+func checkStdout(stdout io.Writer, inputs ...string) error {
+	f, ok := stdout.(*os.File)
+	if !ok {
+		return nil
+	}
+	out, err := f.Stat()
+	if err != nil { // closed: nothing there to overwrite
+		return nil
+	}
+	for _, in := range inputs {
+		if !pipeline.IsFile(in) {
+			continue
+		}
+		if fi, err := os.Stat(strings.TrimPrefix(in, "file:")); err == nil && os.SameFile(fi, out) {
+			return fail(exitUsage, "stdout is the input file %s", in)
+		}
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ func runPlan(s *settings, pos []string, stdout, _ io.Writer, log *zap.Logger) er
 			return fail(exitUsage, "--plan %s: write the plan to a file or stdout", s.plan)
 		}
 		defer file.Discard() // unless committed
+	} else if err := checkStdout(stdout, pos[0]); err != nil { // the plan goes to stdout
+		return err
 	}
 	stop, release := onSignals(log, func() {
 		if file != nil {

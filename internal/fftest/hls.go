@@ -18,13 +18,13 @@ import (
 
 // Rendition is one variant of an HLS ladder as its playlists and ffprobe describe it.
 type Rendition struct {
-	URI                   string  // media playlist, relative to the master
-	Bandwidth, AvgBW      int64   // as the master states them
-	Width, Height         int     // RESOLUTION
-	Codecs                string  // CODECS
-	Segments              []HLSSegment
-	EndList               bool    // #EXT-X-ENDLIST
-	Frames                []Frame // video packets read through the media playlist
+	URI              string // media playlist, relative to the master
+	Bandwidth, AvgBW int64  // as the master states them
+	Width, Height    int    // RESOLUTION
+	Codecs           string // CODECS
+	Segments         []HLSSegment
+	EndList          bool    // #EXT-X-ENDLIST
+	Frames           []Frame // video packets read through the media playlist
 }
 
 // HLSSegment is one media playlist entry.
