@@ -14,6 +14,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/hitsr/hitsr/internal/regfile"
 	"github.com/vulkan-go/vulkan"
 )
 
@@ -127,7 +128,7 @@ func (d *Device) cachePath() string {
 // openCache creates the pipeline cache, seeded from disk when possible.
 // The driver validates the header (vendor, device, UUID) and ignores stale data.
 func (d *Device) openCache() error {
-	data, _ := os.ReadFile(d.cachePath())
+	data, _ := regfile.Read(d.cachePath(), 256<<20) // not a FIFO or device left in the cache directory
 	create := func(data []byte) (vulkan.PipelineCache, vulkan.Result) {
 		ci := &vulkan.PipelineCacheCreateInfo{SType: vulkan.StructureTypePipelineCacheCreateInfo}
 		if len(data) > 0 {
