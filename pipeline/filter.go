@@ -21,8 +21,10 @@ static int hs_graph_check(const char *desc) {
 	avfilter_graph_free(&g);
 	return r;
 }
+// Not pushed: the sink pulls what the end releases a frame at a time (pushing would run a
+// chain that generates frames, fps=1e9, to its end in one call).
 static int hs_src_close(AVFilterContext *s, int64_t pts) {
-	return av_buffersrc_close(s, pts, AV_BUFFERSRC_FLAG_PUSH);
+	return av_buffersrc_close(s, pts, 0);
 }
 static void hs_sink_props(AVFilterContext *s, int *w, int *h, int *pf, AVRational *tb, AVRational *fr, AVRational *sar) {
 	*w = av_buffersink_get_w(s);
@@ -450,15 +452,19 @@ func (in *input) filter(f *astiav.Frame, deliver func(*astiav.Frame) (bool, erro
 	}
 	more := true
 	err := in.chain.push(f, dur, func(out *astiav.Frame) error {
-		if !more {
-			return nil
-		}
 		var err error
-		more, err = deliver(out)
+		if more, err = deliver(out); err == nil && !more {
+			return errChainStopped // no more frames wanted: the chain may have endless ones (fps=1e9)
+		}
 		return err
 	})
+	if errors.Is(err, errChainStopped) {
+		err = nil
+	}
 	return more, err
 }
+
+var errChainStopped = errors.New("filter chain: stopped")
 
 // frameTimes are a frame's timestamp and duration in timeBase(): the decoder's best effort,
 // or the chain's pts and one frame at its rate.
@@ -526,7 +532,19 @@ func (w *output) filterEncode(j *frameJob) error {
 		w.postIn.SetPts(j.pts)
 		f = w.postIn
 	}
-	return w.post.push(f, dur, func(out *astiav.Frame) error { return w.encodeRGB(out, out.Pts(), w.postDur) })
+	// Once stop is requested a push gets at most one frame out: a chain that generates frames
+	// (fps=1e9) would not end otherwise.
+	n := 0
+	err := w.post.push(f, dur, func(out *astiav.Frame) error {
+		if n++; n > 1 && w.stop.Err() != nil {
+			return errChainStopped
+		}
+		return w.encodeRGB(out, out.Pts(), w.postDur)
+	})
+	if errors.Is(err, errChainStopped) {
+		err = nil
+	}
+	return err
 }
 
 // endTime is where the input's last frame ends, in timeBase().

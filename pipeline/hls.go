@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+	"github.com/hitsr/hitsr/internal/regfile"
 	"go.uber.org/zap"
 )
 
@@ -339,7 +340,7 @@ func (l *ladder) measure(rd *rendition, final bool) {
 
 // mediaDurations reads a media playlist's segment durations (#EXTINF) by segment name.
 func mediaDurations(path string) map[string]float64 {
-	b, _ := os.ReadFile(path)
+	b, _ := regfile.Read(path, 16<<20) // the muxer's file, but in a directory users share
 	durs := map[string]float64{}
 	d := 0.0
 	for _, l := range strings.Split(string(b), "\n") {

@@ -39,6 +39,7 @@ type input struct {
 	chain     *graph         // --vf before hitsr; nil without one
 	streamDur int64          // one frame at the stream's rate, in its time base (frameDur before chain)
 	stall     *stallWatch    // a network input's watch for a sender gone quiet; nil if none
+	decoded   int            // frames out of the decoder (within the segment), before the chain
 }
 
 // defaultFPS is the frame rate of a stream that states none (FFmpeg's default for raw streams).
@@ -71,9 +72,18 @@ func inputURL(u string) string {
 }
 
 func openInput(url, format string, log *zap.Logger) (*input, error) {
+	return openInputContext(context.Background(), url, format, log)
+}
+
+// openInputContext is openInput where cancelling ctx interrupts FFmpeg's blocking opens and
+// reads.
+func openInputContext(ctx context.Context, url, format string, log *zap.Logger) (*input, error) {
 	in := &input{name: url, log: log, firstPts: astiav.NoPtsValue, lastPts: astiav.NoPtsValue, lo: math.MinInt64, hi: math.MaxInt64}
 	if url == "" {
 		return nil, errf(KindUsage, "no input")
+	}
+	if err := CheckName(url); err != nil { // also where no output is planned (plan, join's source)
+		return nil, err
 	}
 	var ifmt *astiav.InputFormat
 	if format != "" {
@@ -81,8 +91,12 @@ func openInput(url, format string, log *zap.Logger) (*input, error) {
 			return nil, errf(KindUsage, "unknown input format %q", format)
 		}
 	}
+	if err := checkPort(url); err != nil {
+		return nil, errf(KindInput, "%s: cannot open: %v", url, err)
+	}
 	in.fc = astiav.AllocFormatContext()
 	in.intr = in.fc.SetInterruptCallback()
+	defer context.AfterFunc(ctx, in.interrupt)()
 	mark := avMark()
 	var opts *astiav.Dictionary
 	if IsNetwork(url) { // a live stream is not held back: the frame rate from a few frames, not 20, and at most liveProbe read
@@ -214,11 +228,12 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 	frame := astiav.AllocFrame()
 	defer frame.Free()
 	vidx := in.vst.Index()
-	decodeErrs := 0
+	decodeErrs := 0    // video packets the decoder refused
+	var errMark uint64 // FFmpeg's log at the first frame: errors after it are damage
 	var clock mediaClock
 	// deliver sends one frame (decoded, or out of the chain) to the model; false: stop.
 	deliver := func(f *astiav.Frame) (bool, error) {
-		if maxFrames > 0 && int(st.decoded.Load()) >= maxFrames {
+		if stop.Err() != nil || maxFrames > 0 && int(st.decoded.Load()) >= maxFrames {
 			return false, nil
 		}
 		j, err := in.toJob(f)
@@ -262,6 +277,9 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 				}
 				continue
 			}
+			if in.decoded++; in.decoded == 1 {
+				errMark = avMark()
+			}
 			more, err := in.filter(frame, deliver)
 			frame.Unref()
 			if err != nil || !more {
@@ -303,9 +321,7 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 		err = in.dec.SendPacket(pkt)
 		pkt.Unref()
 		if err != nil && !errors.Is(err, astiav.ErrEagain) {
-			if decodeErrs++; decodeErrs == 1 {
-				in.log.Warn("corrupt video packet skipped", zap.Error(err))
-			}
+			decodeErrs++ // skipped; warnDamage tells
 			continue
 		}
 		if err := emit(); err != nil {
@@ -321,8 +337,32 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 	if err := emit(); err != nil || stop.Err() != nil || abort.Err() != nil {
 		return err
 	}
+	in.warnDamage(decodeErrs, errMark, maxFrames <= 0 || int(st.decoded.Load()) < maxFrames)
 	_, err := in.filter(nil, deliver)
 	return err
+}
+
+// warnDamage logs, once the input is read, that it was damaged: the decoder refused packets,
+// FFmpeg reported errors after the first frame (a demuxer resyncing past garbage, a decoder
+// concealing), or, read to its end (whole), it gave fewer frames than its container announced.
+func (in *input) warnDamage(refused int, mark uint64, whole bool) {
+	errs := 0
+	if in.decoded > 0 {
+		errs = int(avMark() - mark)
+	}
+	announced := int(in.vst.NbFrames())
+	short := whole && in.lo == math.MinInt64 && in.hi == math.MaxInt64 && in.decoded < announced
+	if refused == 0 && errs == 0 && !short {
+		return
+	}
+	fields := []zap.Field{zap.String("url", in.name), zap.Int("frames", in.decoded), zap.Int("refused_packets", refused), zap.Int("ffmpeg_errors", errs)}
+	if announced > 0 {
+		fields = append(fields, zap.Int("announced", announced))
+	}
+	if errs > 0 {
+		fields = append(fields, zap.String("last_error", avErrorSince(mark)))
+	}
+	in.log.Warn("input damaged: frames were lost or concealed while decoding", fields...)
 }
 
 // toJob converts a decoded frame to planar RGB at the stream's size with strictly increasing

@@ -3,7 +3,10 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	neturl "net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,6 +19,19 @@ import (
 func IsNetwork(u string) bool {
 	s := scheme(u)
 	return s != "" && s != "file" && s != "pipe" && s != "data"
+}
+
+// checkPort refuses a network URL's port above 65535, which FFmpeg would silently wrap
+// (udp://host:99999 listens on 34463 and waits for ever). A URL Go cannot parse is left to FFmpeg.
+func checkPort(u string) error {
+	pu, err := neturl.Parse(u)
+	if !IsNetwork(u) || err != nil || pu.Port() == "" {
+		return nil
+	}
+	if n, err := strconv.Atoi(pu.Port()); err != nil || n > 65535 {
+		return fmt.Errorf("invalid port %s (0-65535)", pu.Port())
+	}
+	return nil
 }
 
 // stallWatch ends a network input whose sender has gone away: once packets have arrived, no

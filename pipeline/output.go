@@ -46,11 +46,13 @@ type output struct {
 	segURL      string          // a segment file whose header is not written yet
 	ch          chan item
 	log         *zap.Logger
-	post        *graph        // the output's chain after the model; nil without one
-	postIn      *astiav.Frame // a model result on its way into post
-	postDur     int64         // one frame at post's rate, in its time base
-	inputEnd    func() int64  // where the input ends, in the model's time base (once read)
-	live        bool          // a realtime run: the encoder holds no frames back
+	post        *graph          // the output's chain after the model; nil without one
+	postIn      *astiav.Frame   // a model result on its way into post
+	postDur     int64           // one frame at post's rate, in its time base
+	inputEnd    func() int64    // where the input ends, in the model's time base (once read)
+	live        bool            // a realtime run: the encoder holds no frames back
+	written     int             // video packets written
+	stop        context.Context // the run's stop request (set by run)
 }
 
 // newOutput opens one output: its file (planned by PlanFiles; nil for stdout and URLs),
@@ -119,6 +121,9 @@ func containerFormat(spec Output) (url, format string, err error) {
 	if format == "" {
 		format = streamFormat(url)
 	}
+	if err := checkPort(url); err != nil {
+		return "", "", errf(KindUsage, "%s: %v", spec.URL, err)
+	}
 	url = outputURL(url)
 	if format == "" {
 		format = guessFormat(url) // from the name given, not the temporary one
@@ -126,8 +131,17 @@ func containerFormat(spec Output) (url, format string, err error) {
 	if format == "" {
 		return "", "", errf(KindUsage, "%s: cannot tell the container from the name (use a known extension, or --format)", spec.URL)
 	}
-	if astiav.FindOutputFormat(format) == nil {
+	ofmt := astiav.FindOutputFormat(format)
+	if ofmt == nil {
 		return "", "", errf(KindUsage, "%s: unknown container format %q", spec.URL, format)
+	}
+	// A muxer that does its own I/O (hls, dash, segment, tee, image2, null, rtsp, …) opens
+	// files named after the URL, or none: it cannot write through a file's descriptor or a pipe.
+	if spec.rend == nil && !IsNetwork(spec.URL) && ofmt.Flags().Has(astiav.IOFormatFlagNofile) {
+		if ofmt.Name() == "hls" {
+			return "", "", errf(KindUsage, "%s: the hls muxer writes a playlist and segment files, not one output (for HLS use --out hls:DIR)", spec.URL)
+		}
+		return "", "", errf(KindUsage, "%s: the %s muxer does not write one output file or stream (use a single-file container such as mkv, mp4 or nut)", spec.URL, format)
 	}
 	return url, format, nil
 }
@@ -153,9 +167,23 @@ func (w *output) writeHeader(url string) (err error) {
 	}
 	mark := avMark()
 	if err := w.oc.WriteHeader(opts); err != nil {
-		return errf(KindFailure, "%s: cannot write the header: %s", w.name, explain(err, mark))
+		why, kind := explain(err, mark), KindFailure
+		for msg, hint := range headerUsage {
+			if strings.Contains(why, msg) {
+				why, kind = why+hint, KindUsage
+			}
+		}
+		return errf(kind, "%s: cannot write the header: %s", w.name, why)
 	}
 	return nil
+}
+
+// headerUsage are FFmpeg's reasons for refusing a header that lie in the settings (a usage
+// error), each with a hint: an option value out of range, a container that must seek written to
+// a pipe or FIFO.
+var headerUsage = map[string]string{
+	"Error setting option":                 "",
+	"does not support non seekable output": " (a pipe or FIFO needs a streamable container such as mkv, nut or mpegts)",
 }
 
 // openEncoder sets up the video encoder and its stream.
@@ -420,7 +448,8 @@ func (w *output) send(abort context.Context, it item) bool {
 }
 
 // run encodes and muxes until ch closes, then flushes and writes the trailer.
-func (w *output) run(abort context.Context) error {
+func (w *output) run(stop, abort context.Context) error {
+	w.stop = stop
 	guard := func(write func() error) error { return write() }
 	if w.spec.rend != nil { // an aborted ladder's files are removed: nothing may be written after
 		guard = w.spec.rend.l.guard
@@ -545,7 +574,19 @@ func (w *output) drain() error {
 		if err := w.oc.WriteInterleavedFrame(w.pkt); err != nil {
 			return fmt.Errorf("writing: %w", err)
 		}
+		w.written++
 	}
+}
+
+// emptyError says why the output holds no video once its writer is done; nil when it has some.
+func (w *output) emptyError() error {
+	switch {
+	case w.written > 0:
+		return nil
+	case w.post != nil:
+		return errf(KindUsage, "%s: the filter chain passed no frames", w.name)
+	}
+	return errf(KindFailure, "%s: no video frame was written", w.name)
 }
 
 func (w *output) writeSide(it item) error {

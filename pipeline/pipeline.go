@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,9 @@ func errf(k Kind, format string, args ...any) error {
 // frames processed until then and were finalised.
 var ErrInterrupted = errors.New("interrupted")
 
+// ErrInterruptedOpening is ErrInterrupted before Run: nothing was written.
+var ErrInterruptedOpening = fmt.Errorf("%w while opening: no output written", ErrInterrupted)
+
 // ErrAborted is returned after Abort: partial outputs were removed.
 var ErrAborted = errors.New("aborted: partial outputs removed")
 
@@ -149,7 +153,26 @@ func New(o Options) *Pipeline {
 // Open checks the outputs' files against the input and each other (PlanFiles) before reading
 // anything, then opens the input and every output (encoder and container header): bad input
 // and bad output settings are reported here, before any work.
-func (p *Pipeline) Open() error {
+func (p *Pipeline) Open() error { return p.OpenContext(context.Background()) }
+
+// OpenContext is Open cut short by stop (or Abort): a blocked open or read of the input (a
+// network stream with no data yet) returns, and so does OpenContext, with ErrInterrupted
+// (ErrAborted after Abort); nothing is kept.
+func (p *Pipeline) OpenContext(stop context.Context) error {
+	ctx, cancel := context.WithCancel(p.aborted)
+	defer cancel()
+	defer context.AfterFunc(stop, cancel)()
+	err := p.open(ctx)
+	switch {
+	case p.aborted.Err() != nil:
+		return ErrAborted
+	case ctx.Err() != nil:
+		return ErrInterruptedOpening
+	}
+	return err
+}
+
+func (p *Pipeline) open(ctx context.Context) error {
 	o := p.o
 	if len(o.Outputs)+len(o.Ladders) == 0 {
 		return errf(KindUsage, "no outputs")
@@ -173,14 +196,14 @@ func (p *Pipeline) Open() error {
 	if err != nil {
 		return err
 	}
+	files, err := PlanFiles(o.Input, names, o.Overwrite)
+	if err != nil {
+		return err
+	}
 	for _, out := range o.Outputs { // every container, before anything is read
 		if _, _, err := containerFormat(out); err != nil {
 			return err
 		}
-	}
-	files, err := PlanFiles(o.Input, names, o.Overwrite)
-	if err != nil {
-		return err
 	}
 	if err := checkLadders(o.Input, o.Ladders, files, o.Overwrite); err != nil {
 		return err
@@ -191,7 +214,7 @@ func (p *Pipeline) Open() error {
 	if p.aborted.Err() != nil {
 		return ErrAborted
 	}
-	if p.in, err = openInput(o.Input, o.InputFormat, o.Log); err != nil {
+	if p.in, err = openInputContext(ctx, o.Input, o.InputFormat, o.Log); err != nil {
 		return err
 	}
 	if o.Queue <= 0 {
@@ -212,6 +235,9 @@ func (p *Pipeline) Open() error {
 		}
 	}
 	for i, spec := range o.Outputs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		spec.VF = posts[i]
 		w, err := newOutput(p.in, spec, files[i], o)
 		if err != nil {
@@ -375,7 +401,7 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 		writers.Add(1)
 		go func() {
 			defer writers.Done()
-			if err := w.run(abortCtx); err != nil {
+			if err := w.run(stop, abortCtx); err != nil {
 				fail(err)
 			}
 		}()
@@ -396,6 +422,9 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	if stats.Done == 0 && stop.Err() != nil {
 		return stats, ErrInterrupted // nothing to keep: Close removes the outputs
 	}
+	if stats.Decoded == 0 && in.decoded > 0 {
+		return stats, errf(KindUsage, "--vf: the filter chain passed no frames (%d decoded)", in.decoded)
+	}
 	if stats.Decoded == 0 {
 		return stats, errf(KindInput, "%s: no video frame could be decoded", in.name)
 	}
@@ -404,12 +433,28 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 			return stats, err // Close removes the segment files
 		}
 	}
+	var empty []string // an output without video fails the run and is not kept; the others are
+	kind := KindUsage
 	for _, w := range outs {
+		if err := w.emptyError(); err != nil {
+			if w.file != nil {
+				w.file.Discard()
+			}
+			empty = append(empty, err.Error())
+			kind = min(kind, err.(*Error).Kind) // a failure over a usage error
+			continue
+		}
 		if w.file != nil {
 			if err := w.file.Commit(); err != nil {
 				return stats, err
 			}
 		}
+	}
+	if len(empty) > 0 && stop.Err() == nil {
+		return stats, errf(kind, "%s (not kept)", strings.Join(empty, "; "))
+	}
+	if len(empty) > 0 {
+		o.Log.Warn("stopped before these outputs had a frame; not kept", zap.Strings("outputs", empty))
 	}
 	for _, l := range p.ladders {
 		if err := l.finish(); err != nil {

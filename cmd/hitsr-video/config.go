@@ -96,7 +96,7 @@ var table = []setting{
 	{name: "hls-time", arg: "S", def: 2, min: 1, max: 60, cmds: cmdUpscale,
 		help:  "HLS segment length in seconds (a keyframe at every boundary, in every rendition)",
 		field: func(s *settings) any { return &s.hlsTime }},
-	{name: "hls-list-size", arg: "N", def: 0, min: 0, cmds: cmdUpscale,
+	{name: "hls-list-size", arg: "N", def: 0, min: 0, max: math.MaxInt32, cmds: cmdUpscale,
 		help:  "segments in a live HLS playlist, older ones deleted (0: every segment, a VOD playlist)",
 		field: func(s *settings) any { return &s.hlsListSize }},
 	{name: "yes", short: "y", def: false, cmds: cmdUpscale | cmdEval | cmdPlan | cmdJoin, help: "overwrite existing outputs",

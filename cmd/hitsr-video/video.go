@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -89,29 +91,61 @@ func chainMode(s *settings) error {
 // onSignals: the first SIGINT/SIGTERM cancels stop (finish gracefully); the second aborts
 // (abort removes the partial outputs) and exits at once.
 func onSignals(log *zap.Logger, abort func()) (stop context.Context, release func()) {
+	return onSignalsFrom(log, abort, func() bool { return true })
+}
+
+// onSignalsFrom is onSignals for a run that starts once opened: before it has (started false)
+// there is nothing to finish, and an open that stop cannot interrupt (a FIFO, stdin, an output
+// connecting) is abandoned after openGrace as after a second signal.
+func onSignalsFrom(log *zap.Logger, abort func(), started func() bool) (stop context.Context, release func()) {
 	stop, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
+	var mu sync.Mutex // held from abandoning to the exit: release then blocks
+	released := false
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		sig, ok := <-ch
 		if !ok {
 			return
 		}
-		log.Warn("stopping: finishing the frames in flight and closing the outputs (signal again to abort)",
-			zap.String("signal", sig.String()))
-		cancel()
-		if _, ok := <-ch; ok {
-			abort()
-			logExit(log, pipeline.ErrAborted, exitInterrupted)
-			os.Exit(exitInterrupted)
+		var grace <-chan time.Time
+		if started() {
+			log.Warn("stopping: finishing the frames in flight and closing the outputs (signal again to abort)",
+				zap.String("signal", sig.String()))
+		} else {
+			log.Warn("stopping before the first frame: no output will be written", zap.String("signal", sig.String()))
+			grace = time.After(openGrace)
 		}
+		cancel()
+		err := pipeline.ErrAborted
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-grace:
+			err = pipeline.ErrInterruptedOpening
+		}
+		mu.Lock()
+		if released {
+			return
+		}
+		abort()
+		logExit(log, err, exitInterrupted)
+		os.Exit(exitInterrupted)
 	}()
 	return stop, func() {
+		mu.Lock()
+		released = true
+		mu.Unlock()
 		signal.Stop(ch)
 		close(ch)
 		cancel()
 	}
 }
+
+// openGrace is how long a first signal before the run leaves the opens to return by themselves.
+const openGrace = time.Second
 
 // exitCodes maps pipeline error kinds to exit codes.
 var exitCodes = map[pipeline.Kind]int{pipeline.KindFailure: exitFailure, pipeline.KindUsage: exitUsage, pipeline.KindInput: exitInput}
@@ -144,11 +178,12 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, VF: s.vf, Outputs: outs, Ladders: ladders, Overwrite: s.overwrite,
 		Realtime: s.realtime, InputTimeout: time.Duration(s.inputTimeout) * time.Second, Queue: s.queue, MaxDelay: time.Duration(s.maxDelay * float64(time.Second)), MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
 	defer p.Close()
-	stop, release := onSignals(log, p.Abort)
+	var started atomic.Bool
+	stop, release := onSignalsFrom(log, p.Abort, started.Load)
 	defer release()
 	network := pipeline.IsNetwork(input) // a live stream is read as soon as it opens: the model first
 	if !network {
-		if err := p.Open(); err != nil { // every input and output problem, before the model loads
+		if err := p.OpenContext(stop); err != nil { // every input and output problem, before the model loads
 			return pipelineError(err)
 		}
 	}
@@ -158,7 +193,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	}
 	defer m.Close()
 	if network {
-		if err := p.Open(); err != nil {
+		if err := p.OpenContext(stop); err != nil {
 			return pipelineError(err)
 		}
 	}
@@ -168,6 +203,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 	m.ReuseTiles, m.ReuseThreshold, m.SceneCut = s.reuse, s.reuseThreshold, s.sceneCut // still tiles of consecutive frames reuse work
 	m.Stabilize = s.stabilize
 	start := time.Now()
+	started.Store(true)
 	st, err := p.Run(stop, m)
 	bar.finish()
 	switch {
