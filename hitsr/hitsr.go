@@ -329,7 +329,10 @@ func (t Target) Size(w, h int) (int, int, error) {
 		if fw > imageio.MaxSide || fh > imageio.MaxSide {
 			return 0, 0, fmt.Errorf("output ×%g of %d×%d exceeds the limit of %d px per side", t.Scale, w, h, imageio.MaxSide)
 		}
-		ow, oh = max(int(fw), 1), max(int(fh), 1)
+		if fw < 1 || fh < 1 {
+			return 0, 0, fmt.Errorf("output ×%g of %d×%d would be %.3g×%.3g px: under 1 px", t.Scale, w, h, float64(w)*t.Scale, float64(h)*t.Scale)
+		}
+		ow, oh = int(fw), int(fh)
 	}
 	if err := imageio.CheckSize(ow, oh); err != nil {
 		return 0, 0, fmt.Errorf("output %s: %w", t, err)

@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cast"
@@ -252,10 +256,11 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 	}
 	cfg := viper.New()
 	if s.cfgFile != "" {
-		cfg.SetConfigFile(s.cfgFile) // the format from the extension
-		if filepath.Ext(s.cfgFile) == "" {
-			cfg.SetConfigType("yaml")
+		format := strings.ToLower(strings.TrimPrefix(filepath.Ext(s.cfgFile), ".")) // YAML without one
+		if format == "" {
+			format = "yaml"
 		}
+		cfg.SetConfigType(format)
 		// Read here rather than by viper: a regular file only (opening a FIFO blocks), size-capped.
 		b, err := regfile.Read(s.cfgFile, maxConfigBytes)
 		if err == nil {
@@ -263,6 +268,9 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 		}
 		if err != nil {
 			return nil, nil, fail(exitUsage, "config %s: %v", s.cfgFile, oneLine(err))
+		}
+		if k := repeatedKey(b, format); k != "" {
+			return nil, nil, fail(exitUsage, "config %s: %s given twice (keys ignore case)", s.cfgFile, k)
 		}
 		for _, k := range cfg.AllKeys() {
 			top, _, _ := strings.Cut(k, ".")
@@ -295,40 +303,30 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 		var err error
 		switch p := e.field(s).(type) {
 		case *string:
-			*p, err = cast.ToStringE(raw)
+			*p, err = toString(raw)
 			if err == nil && e.choices != nil && !slices.Contains(e.choices, *p) {
 				return nil, nil, fail(exitUsage, "%s %q: want %s", source(e.name), *p, strings.Join(e.choices, ", "))
 			}
 		case *int:
-			if *p, err = cast.ToIntE(raw); err == nil && (*p < e.min || e.max != 0 && *p > e.max) {
-				limit := fmt.Sprintf("≥ %d", e.min)
-				if e.max != 0 {
-					limit = fmt.Sprintf("%d..%d", e.min, e.max)
-				}
-				return nil, nil, fail(exitUsage, "%s %d: out of range (%s)", source(e.name), *p, limit)
-			}
+			*p, err = toInt(raw, e.min, e.max)
 		case *bool:
-			*p, err = cast.ToBoolE(raw)
-		case *float64: // ≥ min, ≤ max when max is set, finite
-			if *p, err = cast.ToFloat64E(raw); err == nil && (!(*p >= float64(e.min)) || math.IsInf(*p, 1) || e.max != 0 && *p > float64(e.max)) {
-				limit := fmt.Sprintf("≥ %d", e.min)
-				if e.max != 0 {
-					limit = fmt.Sprintf("%d..%d", e.min, e.max)
-				}
-				return nil, nil, fail(exitUsage, "%s %g: out of range (%s)", source(e.name), *p, limit)
-			}
+			*p, err = toBool(raw)
+		case *float64:
+			*p, err = toFloat(raw, e.min, e.max)
 		case *[]string:
 			switch str, ok := raw.(string); {
-			case fs.Changed(e.name): // as given (viper would re-split it as CSV)
-				*p, _ = fs.GetStringArray(e.name)
+			case fs.Changed(e.name): // as given (viper would re-split it as CSV; GetStringArray drops a lone "")
+				*p = fs.Lookup(e.name).Value.(pflag.SliceValue).GetSlice()
 			case ok: // HITSR_OUT=2x.mp4,4x.mp4
 				*p = []string{str}
 			default:
-				*p, err = cast.ToStringSliceE(raw)
+				if *p, err = cast.ToStringSliceE(raw); err != nil {
+					err = &valueError{want: "a list", got: show(raw)}
+				}
 			}
 		}
 		if err != nil {
-			return nil, nil, fail(exitUsage, "%s: want %s, got %q", source(e.name), kindOf(e.def), fmt.Sprint(raw))
+			return nil, nil, fail(exitUsage, "%s%v", source(e.name), err)
 		}
 	}
 	if cmd&cmdAll != 0 {
@@ -349,22 +347,191 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 		} else if s.outs, err = configOuts(cfgOuts); err != nil {
 			return nil, nil, fail(exitUsage, "config %s: %v", s.cfgFile, err)
 		}
+		if i := slices.IndexFunc(s.outs, func(o outSpec) bool { return o.hls }); cmd == cmdJoin && i >= 0 {
+			return nil, nil, fail(exitUsage, "join: %s%s: join writes files, not an HLS ladder", hlsPrefix, s.outs[i].path)
+		}
 	}
 	return s, fs.Args(), nil
 }
 
-func kindOf(def any) string {
-	switch def.(type) {
-	case int:
-		return "an integer"
-	case float64:
-		return "a number"
-	case bool:
-		return "true or false"
-	case []string:
-		return "a list"
+// repeatedKey is the first key (as a path: outputs[0].crf) a config file gives twice in one
+// map, compared as viper compares them, ignoring case (viper keeps one of CRF and crf), and
+// for JSON as written too (its decoder keeps the last of two crf); "" if none.
+func repeatedKey(b []byte, format string) string {
+	if format == "json" {
+		return jsonRepeat(json.NewDecoder(bytes.NewReader(b)), "")
 	}
-	return "a string"
+	m := map[string]any{}
+	if d, err := viper.NewCodecRegistry().Decoder(format); err != nil || d.Decode(b, m) != nil {
+		return "" // ReadConfig read it: not reached
+	}
+	return mapRepeat(reflect.ValueOf(m), "")
+}
+
+// mapRepeat is repeatedKey in a decoded value; at is its path's prefix ("", "outputs[0].").
+func mapRepeat(v reflect.Value, at string) string {
+	switch v.Kind() {
+	case reflect.Interface:
+		return mapRepeat(v.Elem(), at)
+	case reflect.Map:
+		seen := map[string]bool{}
+		for it := v.MapRange(); it.Next(); {
+			k := at + strings.ToLower(fmt.Sprint(it.Key().Interface()))
+			if seen[k] {
+				return k
+			}
+			seen[k] = true
+			if r := mapRepeat(it.Value(), k+"."); r != "" {
+				return r
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if r := mapRepeat(v.Index(i), fmt.Sprintf("%s[%d].", strings.TrimSuffix(at, "."), i)); r != "" {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+// jsonRepeat is repeatedKey in the JSON value d reads next.
+func jsonRepeat(d *json.Decoder, at string) string {
+	tok, err := d.Token()
+	switch {
+	case err != nil:
+	case tok == json.Delim('{'):
+		seen := map[string]bool{}
+		for d.More() {
+			key, err := d.Token()
+			if err != nil {
+				return ""
+			}
+			name, _ := key.(string)
+			k := at + strings.ToLower(name)
+			if seen[k] {
+				return k
+			}
+			seen[k] = true
+			if r := jsonRepeat(d, k+"."); r != "" {
+				return r
+			}
+		}
+		d.Token() // }
+	case tok == json.Delim('['):
+		for i := 0; d.More(); i++ {
+			if r := jsonRepeat(d, fmt.Sprintf("%s[%d].", strings.TrimSuffix(at, "."), i)); r != "" {
+				return r
+			}
+		}
+		d.Token() // ]
+	}
+	return ""
+}
+
+// valueError is a value that does not fit its setting; its text follows the setting's name
+// ("--queue 300: out of range (0..256)", "config c.yaml: crf: want an integer, got 20.7").
+type valueError struct {
+	got, want string
+	rng       bool // out of range (want is the range), else of the wrong kind
+}
+
+func (e *valueError) Error() string {
+	if e.rng {
+		return fmt.Sprintf(" %s: out of range (%s)", e.got, e.want)
+	}
+	return fmt.Sprintf(": want %s, got %s", e.want, e.got)
+}
+
+// show is a value as an error names it.
+func show(raw any) string {
+	v := reflect.ValueOf(raw)
+	switch v.Kind() {
+	case reflect.Invalid:
+		return "nothing"
+	case reflect.String:
+		return strconv.Quote(v.String())
+	case reflect.Map, reflect.Struct:
+		return "a map"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Float32, reflect.Float64:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	}
+	return fmt.Sprint(raw)
+}
+
+// limits is the range min..max (max 0: no upper bound) as an error names it.
+func limits(min, max int) string {
+	if max == 0 {
+		return fmt.Sprintf("≥ %d", min)
+	}
+	return fmt.Sprintf("%d..%d", min, max)
+}
+
+// toInt, toFloat, toBool and toString are the one conversion of a setting's value, whatever
+// its source: a flag's or variable's text, or a config file's YAML, JSON or TOML value. They
+// are strict: no rounding (20.7 is not an integer, 20.0 is), no booleans as numbers or numbers
+// as booleans, no map or list as a scalar, and a range check on the value given (min..max,
+// max 0: no upper bound) before any narrowing. Numbers go through toString's exact text.
+func toInt(raw any, min, max int) (int, error) {
+	s, err := toString(raw)
+	var n int64
+	if err == nil {
+		n, err = strconv.ParseInt(s, 10, 64)
+	}
+	over := errors.Is(err, strconv.ErrRange) // past int64
+	if err != nil && !over {
+		return 0, &valueError{want: "an integer", got: show(raw)}
+	}
+	if over && max == 0 {
+		max = math.MaxInt
+	}
+	if over || n < int64(min) || max != 0 && n > int64(max) {
+		return 0, &valueError{got: strings.Trim(show(raw), `"`), want: limits(min, max), rng: true}
+	}
+	return int(n), nil
+}
+
+func toFloat(raw any, min, max int) (float64, error) {
+	s, err := toString(raw)
+	var f float64
+	if err == nil {
+		f, err = strconv.ParseFloat(s, 64) // past float64: ±Inf, out of range below
+	}
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, &valueError{want: "a number", got: show(raw)}
+	}
+	if !(f >= float64(min)) || math.IsInf(f, 1) || max != 0 && f > float64(max) { // NaN too
+		return 0, &valueError{got: strings.Trim(show(raw), `"`), want: limits(min, max), rng: true}
+	}
+	return f, nil
+}
+
+func toBool(raw any) (bool, error) {
+	switch v := raw.(type) {
+	case bool:
+		return v, nil
+	case string:
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b, nil
+		}
+	}
+	return false, &valueError{want: "true or false", got: show(raw)}
+}
+
+func toString(raw any) (string, error) {
+	switch v := reflect.ValueOf(raw); v.Kind() {
+	case reflect.String:
+		return v.String(), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(v.Uint(), 10), nil
+	case reflect.Float32, reflect.Float64: // exact: JSON's 8000000 is a float, 20.0 is 20
+		return strconv.FormatFloat(v.Float(), 'f', -1, 64), nil
+	}
+	return "", &valueError{want: "a string", got: show(raw)}
 }
 
 // flagUsage lists cmd's flags, one per line, from the table.
@@ -408,7 +575,8 @@ func flagUsage(cmd command) string {
 	return b.String()
 }
 
-// configOuts reads the config file's "outputs" list: {path, scale | size, per-output keys}.
+// configOuts reads the config file's "outputs" list: {path, scale | size, per-output keys},
+// each value checked as its flag or --out option is.
 func configOuts(raw any) ([]outSpec, error) {
 	list, ok := raw.([]any)
 	if !ok || len(list) == 0 {
@@ -416,7 +584,7 @@ func configOuts(raw any) ([]outSpec, error) {
 	}
 	var outs []outSpec
 	for i, item := range list {
-		m, err := cast.ToStringMapStringE(item)
+		m, err := cast.ToStringMapE(item)
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: want a map", outputsKey, i)
 		}
@@ -425,19 +593,32 @@ func configOuts(raw any) ([]outSpec, error) {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		o := outSpec{path: m["path"], opts: map[string]string{}}
-		if o.path == "" {
-			return nil, fmt.Errorf("%s[%d]: no path", outputsKey, i)
+		o := outSpec{opts: map[string]string{}}
+		if o.path, err = toString(m["path"]); err != nil || o.path == "" {
+			return nil, fmt.Errorf("%s[%d]: no path (want a name)", outputsKey, i)
+		}
+		if err := checkName(o.path); err != nil {
+			return nil, fmt.Errorf("%s[%d] (%q): %v", outputsKey, i, o.path, err)
 		}
 		for _, k := range keys {
-			switch val := m[k]; {
+			var v string
+			switch v, err = toString(m[k]); {
 			case k == "path":
-			case k == "scale":
-				o.target, err = parseScale(val)
-			case k == "size":
-				o.target, err = parseSize(val)
+			case k == "scale" || k == "size":
+				parse, want := parseScale, "a number"
+				if k == "size" {
+					parse, want = parseSize, "WxH"
+				}
+				switch {
+				case o.target != (hitsr.Target{}):
+					err = errors.New("scale and size conflict (give one)")
+				case err != nil:
+					err = fmt.Errorf("%s%v", k, &valueError{want: want, got: show(m[k])})
+				default:
+					o.target, err = parse(v)
+				}
 			case slices.Contains(perOutputKeys, k):
-				o.opts[k] = val
+				err = setOpt(o.opts, k, m[k])
 			default:
 				err = fmt.Errorf("unknown key %q", k)
 			}

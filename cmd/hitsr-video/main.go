@@ -334,6 +334,9 @@ func readImage(path string, check func(w, h int) error) (*imageio.Image, error) 
 		return nil, fail(exitInput, "%s: %v", path, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fail(exitInput, "%s is a directory", path)
+	}
 	if cfg, _, err := image.DecodeConfig(f); err == nil { // else imageio.Decode says why
 		if err := imageio.CheckSize(cfg.Width, cfg.Height); err != nil {
 			return nil, fail(exitInput, "%s: %v", path, err)

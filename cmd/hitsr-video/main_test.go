@@ -125,6 +125,8 @@ func TestCLIErrors(t *testing.T) {
 	os.WriteFile(badModel, []byte("garbage"), 0o644)
 	// weights that do not match the config: the shipped config header over the tiny tensors
 	out := filepath.Join(d, "2x.png")
+	pngDir := filepath.Join(d, "d.png")
+	os.Mkdir(pngDir, 0o755)
 	cases := []struct {
 		name string
 		args []string
@@ -132,6 +134,7 @@ func TestCLIErrors(t *testing.T) {
 		msg  string
 	}{
 		{"missing input", []string{filepath.Join(d, "nope.png"), "--out", out}, exitInput, "no such file"},
+		{"a directory as input", []string{pngDir, "--out", out}, exitInput, "d.png is a directory"},
 		{"corrupt", []string{corrupt, "--out", out}, exitInput, "corrupt"},
 		{"truncated", []string{trunc, "--out", out}, exitInput, ""},
 		{"empty file", []string{empty, "--out", out}, exitInput, ""},

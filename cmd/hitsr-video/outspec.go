@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/imageio"
@@ -64,6 +66,9 @@ func parseOuts(values []string) ([]outSpec, error) {
 }
 
 func parseTarget(item string) (outSpec, error) {
+	if err := checkName(item); err != nil {
+		return outSpec{}, err
+	}
 	if dir, ok := strings.CutPrefix(item, hlsPrefix); ok {
 		if dir == "" {
 			return outSpec{}, fmt.Errorf("no directory after %s", hlsPrefix)
@@ -114,18 +119,56 @@ func parseOpts(s string) (map[string]string, error) {
 	for i, kv := range strings.Split(s, ":") {
 		k, v, ok := strings.Cut(kv, "=")
 		if k == vfKey && ok {
-			opts[k] = strings.Join(append([]string{v}, strings.Split(s, ":")[i+1:]...), ":")
-			if opts[k] == "" {
+			v = strings.Join(append([]string{v}, strings.Split(s, ":")[i+1:]...), ":")
+			if v == "" {
 				return nil, fmt.Errorf("bad output option %q (an empty filter chain)", kv)
 			}
-			return opts, nil
+			return opts, setOpt(opts, k, v)
 		}
 		if !ok || v == "" || !slices.Contains(perOutputKeys, k) {
 			return nil, fmt.Errorf("bad output option %q (want key=value with key one of %s)", kv, strings.Join(perOutputKeys, ", "))
 		}
-		opts[k] = v
+		if err := setOpt(opts, k, v); err != nil {
+			return nil, err
+		}
 	}
 	return opts, nil
+}
+
+// setOpt sets an output's option k (one of perOutputKeys) to raw, from --out, --ladder or a
+// config entry: once per output, and a value of the setting's kind and range.
+func setOpt(opts map[string]string, k string, raw any) error {
+	if _, dup := opts[k]; dup {
+		return fmt.Errorf("%s given twice", k)
+	}
+	v, err := toString(raw)
+	switch {
+	case k == "crf":
+		var crf int
+		if crf, err = toInt(raw, crfMin, crfMax); err == nil {
+			v = strconv.Itoa(crf)
+		}
+	case err == nil && v == "":
+		err = &valueError{want: "a value", got: `""`}
+	case err == nil && k == "bitrate":
+		if _, err = parseBitrate(v); err != nil {
+			err = fmt.Errorf(": %v", err)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s%v", k, err)
+	}
+	opts[k] = v
+	return nil
+}
+
+// checkName refuses an output name holding a control character (a newline, a tab, …).
+func checkName(name string) error {
+	if i := strings.IndexFunc(name, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return fmt.Errorf("the name holds a control character (%q)", r)
+	}
+	return nil
 }
 
 // splitOuts splits an --out value into entries at commas, except inside an entry's vf chain,

@@ -62,6 +62,7 @@ func TestBadInputs(t *testing.T) {
 		{"unwritable output dir", []string{sample, "--out", filepath.Join(d, "no", "dir", "2x.mp4")}, exitFailure, "cannot write"},
 		{"--out without scale", []string{sample, "--out", filepath.Join(d, "big.mp4")}, exitUsage, "no scale"},
 		{"--out zero scale", []string{sample, "--out", "0:" + out}, exitUsage, "invalid scale"},
+		{"--out scale under a pixel", []string{sample, "--out", "0.0001:" + out}, exitUsage, "would be 0.0128×0.0072 px: under 1 px"},
 		{"--out bad option", []string{sample, "--out", out + "#crf"}, exitUsage, "bad output option"},
 		{"--out image for video", []string{sample, "--out", filepath.Join(d, "2x.png")}, exitUsage, "image output"},
 		{"--out unknown container", []string{sample, "--out", filepath.Join(d, "2x.zzz")}, exitUsage, "container"},
