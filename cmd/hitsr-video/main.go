@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -136,7 +137,27 @@ func main() {
 	if p, err := captureStderr(); err == nil {
 		libStderr, stderr = p, p.real
 	}
+	exitOnEarlySignal(newLogger(stderr, "info"))
 	os.Exit(run(os.Args[1:], os.Stdout, stderr))
+}
+
+// signalsHandled is set once a command handles SIGINT/SIGTERM itself (discardOnSignal,
+// onSignalsFrom).
+var signalsHandled atomic.Bool
+
+// exitOnEarlySignal ends the process at a SIGINT/SIGTERM that comes before a command handles
+// them (settings, file checks, an image's header): exit 130, nothing has been written.
+func exitOnEarlySignal(log *zap.Logger) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		for sig := range ch {
+			if !signalsHandled.Load() {
+				logExit(log, fmt.Errorf("stopped by %s before any output was written", sig), exitInterrupted)
+				os.Exit(exitInterrupted)
+			}
+		}
+	}()
 }
 
 // run is the whole command; it returns the exit code. Everything on stderr, the final error
@@ -246,6 +267,7 @@ func runUpscale(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Lo
 func discardOnSignal(log *zap.Logger, files []*pipeline.File) (release func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	signalsHandled.Store(true)
 	go func() {
 		sig, ok := <-ch
 		if !ok {

@@ -103,6 +103,7 @@ func onSignalsFrom(log *zap.Logger, abort func(), started func() bool) (stop con
 	var mu sync.Mutex // held from abandoning to the exit: release then blocks
 	released := false
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	signalsHandled.Store(true)
 	go func() {
 		sig, ok := <-ch
 		if !ok {
