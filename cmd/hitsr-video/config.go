@@ -347,9 +347,6 @@ func loadSettings(cmd command, args []string) (*settings, []string, error) {
 		} else if s.outs, err = configOuts(cfgOuts); err != nil {
 			return nil, nil, fail(exitUsage, "config %s: %v", s.cfgFile, err)
 		}
-		if i := slices.IndexFunc(s.outs, func(o outSpec) bool { return o.hls }); cmd == cmdJoin && i >= 0 {
-			return nil, nil, fail(exitUsage, "join: %s%s: join writes files, not an HLS ladder", hlsPrefix, s.outs[i].path)
-		}
 	}
 	return s, fs.Args(), nil
 }

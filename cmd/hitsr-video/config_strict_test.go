@@ -103,10 +103,6 @@ func TestOutSpecStrict(t *testing.T) {
 	if _, err := parseLadder("1,2#crf=20:crf=22"); err == nil || !strings.Contains(err.Error(), "crf given twice") {
 		t.Errorf("--ladder with crf twice: %v", err)
 	}
-	_, _, err := loadSettings(cmdJoin, []string{"--plan", "p.json", "--out", "hls:h"})
-	if code := exitCode(err); code != exitUsage || err.Error() != "join: hls:h: join writes files, not an HLS ladder" {
-		t.Errorf("join --out hls:h: exit %d, %v", code, err)
-	}
 }
 
 func exitCode(err error) int {

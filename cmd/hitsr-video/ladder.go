@@ -29,11 +29,7 @@ func ladderOf(o outSpec, s *settings) (pipeline.Ladder, error) {
 				opts[k] = v
 			}
 		}
-		out, err := outputOf(outSpec{path: hlsPrefix + o.path, target: r.target, opts: opts}, s)
-		if err != nil {
-			return l, err
-		}
-		l.Renditions = append(l.Renditions, out)
+		l.Renditions = append(l.Renditions, outputOf(outSpec{path: hlsPrefix + o.path, target: r.target, opts: opts}, s))
 	}
 	return l, nil
 }

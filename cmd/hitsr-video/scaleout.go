@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -106,16 +107,16 @@ func runJoin(s *settings, pos []string, _, _ io.Writer, log *zap.Logger) error {
 	if s.plan == "" {
 		return fail(exitUsage, "join: --plan is required")
 	}
+	if i := slices.IndexFunc(s.outs, func(o outSpec) bool { return o.hls }); i >= 0 {
+		return fail(exitUsage, "join: %s%s: join writes files, not an HLS ladder", hlsPrefix, s.outs[i].path)
+	}
 	plan, err := pipeline.ReadPlan(s.plan)
 	if err != nil {
 		return pipelineError(err)
 	}
-	outs, ladders, err := videoOutputs(s)
+	outs, _, err := videoOutputs(s)
 	if err != nil {
 		return err
-	}
-	if len(ladders) > 0 {
-		return fail(exitUsage, "join: %s%s: join writes files, not an HLS ladder", hlsPrefix, ladders[0].Dir)
 	}
 	input := plan.Input
 	if len(pos) == 1 {

@@ -32,17 +32,13 @@ func videoOutputs(s *settings) ([]pipeline.Output, []pipeline.Ladder, error) {
 			ladders = append(ladders, l)
 			continue
 		}
-		out, err := outputOf(o, s)
-		if err != nil {
-			return nil, nil, err
-		}
-		outs = append(outs, out)
+		outs = append(outs, outputOf(o, s))
 	}
 	return outs, ladders, nil
 }
 
-// outputOf is one output: its own options over the globals.
-func outputOf(o outSpec, s *settings) (pipeline.Output, error) {
+// outputOf is one output: its own options (checked by setOpt) over the globals.
+func outputOf(o outSpec, s *settings) pipeline.Output {
 	get := func(k, def string) string {
 		if v, ok := o.opts[k]; ok {
 			return v
@@ -53,20 +49,12 @@ func outputOf(o outSpec, s *settings) (pipeline.Output, error) {
 		Codec: get("codec", s.codec), Preset: get("preset", s.preset), PixFmt: get("pix-fmt", s.pixFmt),
 		CRF: s.crf, Bitrate: s.bitrate, VF: o.opts[vfKey]}
 	if v, ok := o.opts["crf"]; ok {
-		crf, err := strconv.Atoi(v)
-		if err != nil || crf < crfMin || crf > crfMax {
-			return out, fail(exitUsage, "%s: invalid crf %q", o.path, v)
-		}
-		out.CRF = crf
+		out.CRF, _ = strconv.Atoi(v)
 	}
 	if v, ok := o.opts["bitrate"]; ok {
-		br, err := parseBitrate(v)
-		if err != nil {
-			return out, fail(exitUsage, "%s: %v", o.path, err)
-		}
-		out.Bitrate = br
+		out.Bitrate, _ = parseBitrate(v)
 	}
-	return out, nil
+	return out
 }
 
 // chainMode takes the mode named by --vf's hitsr (hitsr=mode=full) unless --mode names another.
