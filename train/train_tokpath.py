@@ -103,6 +103,22 @@ def psnr(a, b):
     return float(10 * torch.log10(1 / F.mse_loss(a.clamp(0, 1), b)))
 
 
+def gains(outs, tg, bbs, sel=slice(None)):
+    """PSNR gain of the ×4 and ×2 outputs over the backbone's (on the samples sel)."""
+    return {f"gain{2 ** n}": psnr(outs[n][sel], tg[n][sel]) - psnr(bbs[n][sel], tg[n][sel]) for n in (2, 1)}
+
+
+def teacher_forced_ce(tr, cond, tp, tg, bbs):
+    """The transformer on the HR's tokens: (cross-entropy, accuracy, logits, token ids, inputs)."""
+    with torch.no_grad():
+        ids = tp.quantize(tp.latents(tg, bbs))[0]
+        xs, _ = tp.replay(ids)
+    logits = tr(cond, xs)
+    tgt = torch.cat(ids, 1)
+    ce = F.cross_entropy(logits.flatten(0, 1), tgt.flatten())
+    return ce, float((logits.argmax(-1) == tgt).float().mean()), logits, ids, xs
+
+
 def seq_logp(logits, ids):
     """Per-sample sum of token log-probabilities [B]."""
     return token_logp(logits, torch.cat(ids, 1)).sum(1)
@@ -197,6 +213,7 @@ def main():
             g["lr"] = lr
         b = sampler.batch(a.batch)
         tg, bbs = segs(b)
+        cond = cond_of(cfg, b["feat"][..., 1:-1, 1:-1])  # the transformer's, from the tile's features
         rec = dict(step=step + 1, lr=lr)
         if a.stage == "tok":
             if step == a.warm:  # the codebook starts on the residuals it will quantize
@@ -220,18 +237,10 @@ def main():
             for i in ids:
                 use += torch.bincount(i.flatten(), minlength=cfg.vocab).float()
             sel = q if q.any() else ~q
-            rec.update(vq=float(vq), quantized=int(q.sum()),
-                       gain4=psnr(outs[2][sel], tg[2][sel]) - psnr(bbs[2][sel], tg[2][sel]),
-                       gain2=psnr(outs[1][sel], tg[1][sel]) - psnr(bbs[1][sel], tg[1][sel]))
+            rec.update(vq=float(vq), quantized=int(q.sum()), **gains(outs, tg, bbs, sel))
         elif a.stage == "tr":
-            with torch.no_grad():
-                ids = tp.quantize(tp.latents(tg, bbs))[0]
-                xs, _ = tp.replay(ids)
-            cond = cond_of(cfg, b["feat"][..., 1:-1, 1:-1])
-            logits = tr(cond, xs)
-            tgt = torch.cat(ids, 1)
-            loss = ce = F.cross_entropy(logits.flatten(0, 1), tgt.flatten())
-            rec.update(ce=float(ce), acc=float((logits.argmax(-1) == tgt).float().mean()))
+            loss, acc, logits, ids, xs = teacher_forced_ce(tr, cond, tp, tg, bbs)
+            rec.update(ce=float(loss), acc=acc)
             if a.dpo_from and step >= a.dpo_from:
                 if ref is None:
                     ref = copy.deepcopy(tr)
@@ -244,33 +253,22 @@ def main():
                     lref_w, lref_l = seq_logp(ref(cond, xs), ids), seq_logp(ref(cond, rxs), rid)
                 lw, ll = seq_logp(logits, ids), seq_logp(tr(cond, rxs), rid)
                 dpo = dpo_ref_loss(lw, ll, lref_w, lref_l, a.beta)
-                loss = ce + dpo
-                N = tgt.shape[1]
+                loss = loss + dpo
+                N = logits.shape[1]
                 rec.update(dpo=float(dpo), l_hr=float(lw.mean()) / N, l_lr=float(ll.mean()) / N)
         elif a.stage == "mean":
-            cond = cond_of(cfg, b["feat"][..., 1:-1, 1:-1])
             with torch.no_grad():
                 gxs, _ = tp.replay(tr.generate(tp, None, cond=cond, decode=set())[0])
-                ids = tp.quantize(tp.latents(tg, bbs))[0]
-                xs, _ = tp.replay(ids)
             outs = tp.decode(b["feat"], tp.replay_mean(tr(cond, gxs)), bbs)
-            l2 = sum(F.mse_loss(o, t) for o, t in zip(outs, tg))
-            logits = tr(cond, xs)
-            tgt = torch.cat(ids, 1)
-            ce = F.cross_entropy(logits.flatten(0, 1), tgt.flatten())
-            loss = a.l2 * l2 + a.ce * ce
-            rec.update(ce=float(ce), acc=float((logits.argmax(-1) == tgt).float().mean()),
-                       gain4=psnr(outs[2], tg[2]) - psnr(bbs[2], tg[2]),
-                       gain2=psnr(outs[1], tg[1]) - psnr(bbs[1], tg[1]))
+            ce, acc, *_ = teacher_forced_ce(tr, cond, tp, tg, bbs)
+            loss = a.l2 * sum(F.mse_loss(o, t) for o, t in zip(outs, tg)) + a.ce * ce
+            rec.update(ce=float(ce), acc=acc, **gains(outs, tg, bbs))
         else:
             with torch.no_grad():
-                cond = cond_of(cfg, b["feat"][..., 1:-1, 1:-1])
-                ids, _ = tr.generate(tp, None, cond=cond, decode=set())
-                _, fhats = tp.replay(ids)
+                _, fhats = tp.replay(tr.generate(tp, None, cond=cond, decode=set())[0])
             outs = tp.decode(b["feat"], fhats, bbs)
             loss = sum(F.mse_loss(o, t) for o, t in zip(outs, tg))
-            rec.update(gain4=psnr(outs[2], tg[2]) - psnr(bbs[2], tg[2]),
-                       gain2=psnr(outs[1], tg[1]) - psnr(bbs[1], tg[1]))
+            rec.update(**gains(outs, tg, bbs))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
