@@ -36,6 +36,10 @@ type Frame struct {
 // ErrFlushed is returned by Push after Flush.
 var ErrFlushed = errors.New("the filter was flushed: no more frames are taken")
 
+// MaxQueued is how many frames one output's queue holds: a push that would exceed it fails, so a
+// host that never pulls a scale gets an error rather than memory that grows until it is killed.
+const MaxQueued = 64
+
 // Filter runs one model pass per pushed frame and queues the result for each target.
 // Not safe for concurrent use.
 type Filter struct {
@@ -68,9 +72,12 @@ func Open(o Options) (*Filter, error) {
 		return nil, errors.New("no output scales")
 	}
 	var targets []hitsr.Target
-	for _, s := range o.Scales {
+	for i, s := range o.Scales {
 		if s < 1 || s > 16 {
 			return nil, fmt.Errorf("scale %d: want 1..16", s)
+		}
+		if slices.Contains(o.Scales[:i], s) {
+			return nil, fmt.Errorf("scale %d given twice", s)
 		}
 		targets = append(targets, hitsr.Target{Scale: float64(s)})
 	}
@@ -116,6 +123,11 @@ func (f *Filter) Push(fr Frame) error {
 	if fr.Image == nil {
 		return errors.New("push: no image")
 	}
+	for i, q := range f.queues {
+		if len(q) >= MaxQueued {
+			return fmt.Errorf("push: %d frames at %v not pulled (at most %d are queued per output)", len(q), f.targets[i], MaxQueued)
+		}
+	}
 	res, err := f.up.UpscaleTo(fr.Image, f.targets...)
 	if err != nil {
 		return err
@@ -126,19 +138,29 @@ func (f *Filter) Push(fr Frame) error {
 	return nil
 }
 
-// Pull takes the oldest frame queued for target i; ok is false when none is.
-func (f *Filter) Pull(i int) (fr Frame, ok bool) {
+// Peek is the oldest frame queued for target i, left queued; ok is false when none is.
+func (f *Filter) Peek(i int) (fr Frame, ok bool) {
 	if i < 0 || i >= len(f.queues) || len(f.queues[i]) == 0 {
 		return Frame{}, false
 	}
-	fr, f.queues[i] = f.queues[i][0], f.queues[i][1:]
-	return fr, true
+	return f.queues[i][0], true
 }
 
-// PullScale is Pull for the target of that scale; ok is false when the filter does not produce
-// it or nothing is queued.
-func (f *Filter) PullScale(scale int) (Frame, bool) {
-	return f.Pull(slices.Index(f.targets, hitsr.Target{Scale: float64(scale)}))
+// Pull takes the oldest frame queued for target i; ok is false when none is.
+func (f *Filter) Pull(i int) (fr Frame, ok bool) {
+	if fr, ok = f.Peek(i); ok {
+		f.queues[i] = f.queues[i][1:]
+	}
+	return fr, ok
+}
+
+// ScaleIndex is the index of the target of that scale, or an error naming the scales the filter
+// produces.
+func (f *Filter) ScaleIndex(scale int) (int, error) {
+	if i := slices.Index(f.targets, hitsr.Target{Scale: float64(scale)}); i >= 0 {
+		return i, nil
+	}
+	return -1, fmt.Errorf("×%d is not an output of this filter (it produces %v)", scale, f.targets)
 }
 
 // Flush ends the stream: later pushes fail; frames queued stay to be pulled. The model keeps

@@ -41,8 +41,15 @@ func TestFilter(t *testing.T) {
 		}
 	}
 	for i, s := range []int{2, 4} {
+		q, err := f.ScaleIndex(s)
+		if err != nil || q != i {
+			t.Fatalf("×%d: index %d, %v", s, q, err)
+		}
+		if fr, ok := f.Peek(q); !ok || fr.PTS != 0 {
+			t.Fatalf("×%d: peek: ok %v pts %d", s, ok, fr.PTS)
+		}
 		for pts := range int64(2) {
-			fr, ok := f.PullScale(s)
+			fr, ok := f.Pull(q)
 			if !ok || fr.PTS != 40*pts || fr.Duration != 40 || fr.Image.W != 12*s || fr.Image.H != 8*s {
 				t.Fatalf("×%d frame %d: ok %v pts %d dur %d size %dx%d", s, pts, ok, fr.PTS, fr.Duration, fr.Image.W, fr.Image.H)
 			}
@@ -52,12 +59,12 @@ func TestFilter(t *testing.T) {
 				}
 			}
 		}
-		if _, ok := f.PullScale(s); ok {
+		if _, ok := f.Pull(q); ok {
 			t.Errorf("×%d: a third frame from two pushes", s)
 		}
 	}
-	if _, ok := f.PullScale(3); ok {
-		t.Error("a frame at a scale the filter does not produce")
+	if _, err := f.ScaleIndex(3); err == nil || !strings.Contains(err.Error(), "[x2 x4]") {
+		t.Errorf("a scale the filter does not produce: %v", err)
 	}
 	f.Flush()
 	if err := f.Push(Frame{Image: img}); !errors.Is(err, ErrFlushed) {
@@ -65,6 +72,9 @@ func TestFilter(t *testing.T) {
 	}
 	if _, err := Open(Options{Model: tiny, Device: "cpu"}); err == nil {
 		t.Error("Open without scales succeeded")
+	}
+	if _, err := Open(Options{Model: tiny, Device: "cpu", Scales: []int{2, 4, 2}}); err == nil || !strings.Contains(err.Error(), "scale 2 given twice") {
+		t.Errorf("a scale given twice: %v", err)
 	}
 	if _, err := Open(Options{Model: tiny, Device: "cpu", Scales: []int{2}, Mode: "fidelity"}); err == nil || !strings.Contains(err.Error(), "fidelity") {
 		t.Errorf("fidelity on a model without a backbone: %v", err)
@@ -129,4 +139,36 @@ func alloc(f PixFormat, w, h int) *Planes {
 		p.Data[i] = make([]byte, p.Stride[i]*ph[i])
 	}
 	return p
+}
+
+// A host that never pulls one output gets an error once MaxQueued frames wait there, not memory
+// that grows without bound; pulling makes room again.
+func TestQueueBound(t *testing.T) {
+	one := UpscalerFunc(func(img *imageio.Image, targets ...hitsr.Target) ([]*imageio.Image, error) {
+		out := make([]*imageio.Image, len(targets))
+		for i := range out {
+			out[i] = img
+		}
+		return out, nil
+	})
+	f, err := New(one, hitsr.Target{Scale: 2}, hitsr.Target{Scale: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := gradient(3, 2, 3)
+	for n := range MaxQueued {
+		if err := f.Push(Frame{Image: img, PTS: int64(n)}); err != nil {
+			t.Fatalf("push %d: %v", n, err)
+		}
+		f.Pull(0) // ×2 is pulled, ×4 never
+	}
+	if err := f.Push(Frame{Image: img}); err == nil || !strings.Contains(err.Error(), "64 frames at x4 not pulled") {
+		t.Fatalf("push with %d frames waiting: %v", MaxQueued, err)
+	}
+	if fr, ok := f.Pull(1); !ok || fr.PTS != 0 {
+		t.Fatalf("the oldest ×4 frame: ok %v pts %d", ok, fr.PTS)
+	}
+	if err := f.Push(Frame{Image: img}); err != nil {
+		t.Errorf("push after a pull made room: %v", err)
+	}
 }

@@ -156,18 +156,23 @@ func hitsr_pull(h C.hitsr_t, scale C.int, out *C.hitsr_frame) C.int {
 	got := false
 	err = func() (err error) {
 		defer guard(&err)
+		i, err := fl.f.ScaleIndex(int(scale))
+		if err != nil {
+			return fmt.Errorf("pull: %w", err)
+		}
 		p, err := planes(out)
 		if err != nil {
 			return fmt.Errorf("pull: %w", err)
 		}
-		fr, ok := fl.f.PullScale(int(scale))
+		fr, ok := fl.f.Peek(i)
 		if !ok {
 			return nil
 		}
-		got = true
-		if err := plugin.Export(fr.Image, p); err != nil {
+		if err := plugin.Export(fr.Image, p); err != nil { // the frame stays queued for a pull that fits
 			return fmt.Errorf("pull ×%d: %w", int(scale), err)
 		}
+		fl.f.Pull(i)
+		got = true
 		out.pts, out.duration = C.int64_t(fr.PTS), C.int64_t(fr.Duration)
 		return nil
 	}()

@@ -47,14 +47,18 @@ typedef uintptr_t hitsr_t;
 #ifndef HITSR_NO_PROTOTYPES /* the library's own build declares them itself */
 
 /* Loads a model (NULL or "": the built-in one) on device ("auto", "cpu", "vulkan", "vulkan:N";
- * NULL: auto) in mode ("fidelity", "full", "auto"; NULL: auto) producing nscales scales. */
+ * NULL: auto) in mode ("fidelity", "full", "auto"; NULL: auto) producing nscales distinct scales
+ * (1..16). */
 int hitsr_open(hitsr_t *h, const char *model, const char *device, const char *mode, const int *scales, int nscales);
 
-/* Runs the model on one frame and queues it at every scale. */
+/* Runs the model on one frame and queues it at every scale. Fails when a scale already has 64
+ * frames queued (pull them first). */
 int hitsr_push(hitsr_t h, const hitsr_frame *in);
 
 /* Writes the oldest frame queued for scale into out (format, size, planes and strides set by
- * the caller; the size must be the pushed size × scale) and sets its pts and duration. */
+ * the caller; the size must be the pushed size × scale), dequeues it and sets its pts and
+ * duration. A scale the filter was not opened with is an error; on any error the frame stays
+ * queued. */
 int hitsr_pull(hitsr_t h, int scale, hitsr_frame *out);
 
 /* Ends the stream: later pushes fail; queued frames can still be pulled. */

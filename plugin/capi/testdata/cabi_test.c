@@ -70,6 +70,10 @@ static int cycle(const char *model) {
 	hitsr_frame small = frame(HITSR_FORMAT_RGB, W, H);
 	if (!rc && (hitsr_push(h, &rgb) != HITSR_OK || hitsr_pull(h, 2, &small) != HITSR_ERROR || !strstr(hitsr_error(h), "12x8")))
 		rc = fail("a pull into a frame of the wrong size must fail and say why", h);
+	if (!rc && hitsr_pull(h, 2, &o2) != HITSR_OK)
+		rc = fail("a failed pull must leave its frame queued", h);
+	if (!rc && (hitsr_pull(h, 4, &o4) != HITSR_OK || hitsr_pull(h, 3, &o4) != HITSR_ERROR || !strstr(hitsr_error(h), "not an output")))
+		rc = fail("a pull at a scale the filter was not opened with must fail", h);
 	if (!rc && (hitsr_flush(h) != HITSR_OK || hitsr_push(h, &rgb) != HITSR_ERROR || !*hitsr_error(h)))
 		rc = fail("a push after flush must fail", h);
 	hitsr_frame bad = rgb;
@@ -89,6 +93,9 @@ static int cycle(const char *model) {
 		rc = fail("open of a missing model must fail", 0);
 	if (!rc && hitsr_open(&none, model, "cpu", NULL, scales, 0) != HITSR_ERROR)
 		rc = fail("open without scales must fail", 0);
+	int twice[] = {2, 2};
+	if (!rc && (hitsr_open(&none, model, "cpu", NULL, twice, 2) != HITSR_ERROR || !strstr(hitsr_error(0), "twice")))
+		rc = fail("open with a scale given twice must fail", 0);
 	return rc;
 }
 
