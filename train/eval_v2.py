@@ -1,6 +1,7 @@
 """Model v2 on the literature protocol (docs/model.md §9), PyTorch side: PSNR-Y / SSIM-Y and the detail
 ratio (variance of the Laplacian of Y, output over HR) for the backbone (fidelity mode), the token path
-(full mode; "mean": its posterior-mean decoding) and its ceiling (the HR's own tokens). The Go engine's `hitsr-video eval` is the reference
+(full mode; "mean": its posterior-mean decoding), its ceiling (the HR's own tokens) and "backproject"
+(fidelity mode made consistent with its LR: two gradient steps on |D(out) - LR|^2, D the protocol's downscale). The Go engine's `hitsr-video eval` is the reference
 for shipped figures; this is for training.
 
   /usr/bin/python3 train/eval_v2.py --tokpath train/runs/tp/snapshot.pt --sets Set5 --scales 4
@@ -30,6 +31,19 @@ def detail(img):
     y = to_y(img)[None, None]
     k = torch.tensor([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=y.dtype)[None, None]
     return float(F.conv2d(y, k).var())
+
+
+def backproject(out, lr, steps=2):
+    """Gradient steps (step size scale², which converges here in two) on ½|D(out) − lr|², D the protocol's
+    antialiased bicubic downscale."""
+    h, w = lr.shape[-2:]
+    y = out.detach().double().requires_grad_(True)
+    step = (y.shape[-1] / w) ** 2
+    for _ in range(steps):
+        loss = 0.5 * (resize_float(y, h, w) - lr.double()).pow(2).sum()
+        g, = torch.autograd.grad(loss, y)
+        y = (y - step * g).detach().requires_grad_(True)
+    return y.detach().float()
 
 
 def load(path):
@@ -69,6 +83,9 @@ def main():
                         continue  # plain RQ's tokens come from the ×4 image alone: no ceiling below ×4
                     if m == "fidelity":
                         out = bb(x, scales=[sc])[sc]
+                    elif m == "backproject":
+                        with torch.enable_grad():
+                            out = backproject(bb(x, scales=[sc])[sc], x)
                     elif m in ("full", "mean"):
                         out = upscale(bb, tp, tr, x, nseg=n + 1, mean=m == "mean")[0][sc]
                     else:
