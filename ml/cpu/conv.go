@@ -73,11 +73,16 @@ func conv2d(n *ml.Node) {
 	}
 }
 
+// directCols is the output width from which convShifted writes each output row in place: the
+// kernel's column tile is 64 wide (AVX-512), so narrower rows waste lanes.
+const directCols = 64
+
 // convShifted is a stride-1 convolution on a zero-padded copy of the input, flattened per
 // channel over all images (hp·wp per image, row width wp): tap (i, j) of channel c is the copy
-// shifted by c·ld + i·wp + j, so a band of rows is one convGemm into a "wide" band (wp columns
-// per row, the last kw−1 and the rows between images junk) that stays in cache, then the valid
-// columns are copied out. Bands may span images, so small images still make big products.
+// shifted by c·ld + i·wp + j. Rows of at least directCols outputs are one convGemm each,
+// straight into y. Narrower ones go a band of rows at a time into a "wide" band (wp columns per
+// row, the last kw−1 and the rows between images junk) that stays in cache, then the valid
+// columns are copied out; bands may span images, so small images still make big products.
 func convShifted(xs, w, y, bias []float32, off []int, N, cin, h, wd, cout, kh, kw, p int) {
 	hp, wp := h+2*p, wd+2*p
 	oh, ow := hp-kh+1, wp-kw+1
@@ -85,19 +90,37 @@ func convShifted(xs, w, y, bias []float32, off []int, N, cin, h, wd, cout, kh, k
 	xb := alloc(ml.F32, cin*ld)
 	defer release(xb)
 	xp := xb.f
-	clear(xp)
-	parallel(cin*N, 4, func(lo, hi int) {
+	parallel(cin*N, 4, func(lo, hi int) { // every element is written: the input or a zero border
 		for ci := lo; ci < hi; ci++ {
 			c, i := ci/N, ci%N
-			dst := xp[c*ld+i*hp*wp:]
+			dst := xp[c*ld+i*hp*wp : c*ld+(i+1)*hp*wp]
+			clear(dst[:p*wp])
+			clear(dst[(p+h)*wp:])
 			for r := 0; r < h; r++ {
-				copy(dst[(r+p)*wp+p:], xs[((i*cin+c)*h+r)*wd:((i*cin+c)*h+r+1)*wd])
+				row := dst[(r+p)*wp : (r+p+1)*wp]
+				clear(row[:p])
+				copy(row[p:], xs[((i*cin+c)*h+r)*wd:((i*cin+c)*h+r+1)*wd])
+				clear(row[p+wd:])
+			}
+			if i == N-1 {
+				clear(xp[c*ld+N*hp*wp : (c+1)*ld]) // the slack
 			}
 		}
 	})
 	for k := range off {
 		c, t := k/(kh*kw), k%(kh*kw)
 		off[k] = c*ld + t/kw*wp + t%kw
+	}
+	if ow >= directCols { // rows wide enough for the kernel: each output row straight into y
+		band := max(1, min(oh, (1<<16)/(cout*ow)))
+		nb := (oh + band - 1) / band
+		each(N*nb, func(_, item int) {
+			i, y0 := item/nb, item%nb*band
+			for oy := y0; oy < min(oh, y0+band); oy++ {
+				convGemm(cout, ow, w, xp[(i*hp+oy)*wp:], off, bias, y[(i*cout*oh+oy)*ow:], oh*ow)
+			}
+		})
+		return
 	}
 	rowsAll := (N-1)*hp + oh // padded rows up to the last output row
 	band := max(1, min(rowsAll, (1<<16)/(cout*wp)))

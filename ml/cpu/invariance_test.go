@@ -46,6 +46,7 @@ func invCases() []invCase {
 			return c.MatMul(in(24, 17), sh(9, 24), true, true)
 		}},
 		conv(16, 40, 37, 64, 3, 1, 1), // shifted taps, two bands per image
+		conv(8, 21, 67, 48, 3, 1, 1),  // shifted taps, rows written in place
 		conv(3, 23, 31, 8, 5, 1, 2),
 		conv(8, 33, 20, 16, 3, 2, 1), // im2col
 		conv(16, 7, 9, 8, 1, 1, 0),
