@@ -206,7 +206,8 @@ func newFlagSet(cmd command) *pflag.FlagSet {
 		case string:
 			fs.StringP(e.name, e.short, d, e.help)
 		case int:
-			fs.IntP(e.name, e.short, d, e.help)
+			v := decimalInt(d)
+			fs.VarP(&v, e.name, e.short, e.help)
 		case float64:
 			fs.Float64P(e.name, e.short, d, e.help)
 		case bool:
@@ -219,6 +220,25 @@ func newFlagSet(cmd command) *pflag.FlagSet {
 	}
 	return fs
 }
+
+// decimalInt is an integer flag in base 10 only, as config files and HITSR_* take it (pflag's
+// IntP reads "010" as octal 8 and takes "0x10" and "1_0").
+type decimalInt int
+
+func (d *decimalInt) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 0)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return errors.New("out of range")
+	case err != nil:
+		return errors.New("want a decimal integer")
+	}
+	*d = decimalInt(n)
+	return nil
+}
+
+func (d *decimalInt) String() string { return strconv.Itoa(int(*d)) }
+func (d *decimalInt) Type() string   { return "int" }
 
 // configSearchPath is where a config file is looked for when --config is not given.
 func configSearchPath() []string {

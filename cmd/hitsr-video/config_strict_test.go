@@ -74,6 +74,10 @@ func TestConfigStrictValues(t *testing.T) {
 			t.Errorf("%s: %v; want crf 20 and an output with crf 21", name, err)
 		}
 	}
+	// Flags are decimal too: a leading zero is not octal.
+	if s, _, err := loadSettings(cmdUpscale, []string{"in.mp4", "--out", "2x.mkv", "--crf", "010", "--frames=+7"}); err != nil || s.crf != 10 || s.frames != 7 {
+		t.Errorf("--crf 010 --frames=+7: %v; want crf 10, frames 7", err)
+	}
 	t.Setenv("HITSR_CRF", "20.5")
 	if code, err := settingsErr(t, "in.mp4", "--out", "2x.mkv"); code != exitUsage || err.Error() != `HITSR_CRF: want an integer, got "20.5"` {
 		t.Errorf("HITSR_CRF=20.5: exit %d, %v", code, err)
@@ -126,6 +130,9 @@ func TestStrictCLIExit(t *testing.T) {
 		{"outputs:\n  - {path: a.mkv, scale: 2, size: 100x100}\n", []string{"in.mp4", "--config", p}, "config " + p + ": outputs[0] (a.mkv): scale and size conflict"},
 		{"", []string{"in.mp4", "--out", "2x.mkv#crf=1:crf=50"}, `--out "2x.mkv#crf=1:crf=50": crf given twice`},
 		{"", []string{"join", "--plan", "p.json", "--out", "hls:h"}, "join: hls:h: join writes files, not an HLS ladder"},
+		{"", []string{"in.mp4", "--out", "2x.mkv", "--crf", "0x10"}, `invalid argument "0x10" for "--crf" flag: want a decimal integer`},
+		{"", []string{"in.mp4", "--out", "2x.mkv", "--frames=1_0"}, `invalid argument "1_0" for "--frames" flag: want a decimal integer`},
+		{"", []string{"in.mp4", "--out", "2x.mkv", "--crf", "099999999999999999999"}, `invalid argument "099999999999999999999" for "--crf" flag: out of range`},
 	} {
 		if err := os.WriteFile(p, []byte(c.file), 0o644); err != nil {
 			t.Fatal(err)
