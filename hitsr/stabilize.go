@@ -2,7 +2,9 @@ package hitsr
 
 import (
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/hitsr/hitsr/imageio"
 	"github.com/hitsr/hitsr/resample"
@@ -73,19 +75,22 @@ func blend(o *imageio.Image, prev, diff, alpha []float32, w, h int, tmp []float3
 	s, H, W := o.W/w, o.H, o.W
 	ax, ay := resample.NewAxis(resample.BicubicAA, w, W), resample.NewAxis(resample.BicubicAA, h, H)
 	tmp = slices.Grow(tmp[:0], 3*h*W)[:3*h*W]
-	for p := range 3 * h {
-		row, t := diff[p*w:][:w], tmp[p*W:][:W]
-		for x := range W {
-			var v float32
-			for j, i := range ax.Idx[x] {
-				v += row[i] * ax.W[x][j]
+	inParallel(3*h, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			row, t := diff[p*w:][:w], tmp[p*W:][:W]
+			for x := range W {
+				var v float32
+				for j, i := range ax.Idx[x] {
+					v += row[i] * ax.W[x][j]
+				}
+				t[x] = v
 			}
-			t[x] = v
 		}
-	}
-	up := make([]float32, W)
-	for c := range 3 {
-		for y := range H {
+	})
+	inParallel(3*H, func(lo, hi int) {
+		up := make([]float32, W)
+		for r := lo; r < hi; r++ {
+			c, y := r/H, r%H
 			a := alpha[y/s*w:][:w]
 			if !slices.ContainsFunc(a, func(v float32) bool { return v > 0 }) {
 				continue
@@ -104,8 +109,18 @@ func blend(o *imageio.Image, prev, diff, alpha []float32, w, h int, tmp []float3
 				}
 			}
 		}
-	}
+	})
 	return tmp
+}
+
+// inParallel splits rows 0..n−1 into one contiguous range per CPU and runs fn on each at once.
+func inParallel(n int, fn func(lo, hi int)) {
+	k := min(n, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i := range k {
+		wg.Go(func() { fn(i*n/k, (i+1)*n/k) })
+	}
+	wg.Wait()
 }
 
 // stillness is α per LR pixel: strength·max(0, 1 − motion/level). motion is the 3×3 mean (clipped
