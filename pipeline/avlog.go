@@ -15,9 +15,11 @@ import (
 // avlog is FFmpeg's log once CaptureFFmpegLog has run.
 var avlog struct {
 	sync.Mutex
-	seq  uint64 // messages completed so far
-	last string // the last complete error message
-	part strings.Builder
+	seq     uint64 // messages completed so far
+	last    string // the last complete error message
+	part    strings.Builder
+	size    string // the last "Picture size WxH is invalid" (a frame past max_pixels)
+	sizeSeq uint64 // its seq
 }
 
 var captureOnce sync.Once
@@ -38,6 +40,9 @@ func hsAVLog(msg *C.char) {
 	}
 	avlog.last = strings.Join(strings.Fields(avlog.part.String()), " ")
 	avlog.seq++
+	if rePictureSize.MatchString(avlog.last) {
+		avlog.size, avlog.sizeSeq = avlog.last, avlog.seq
+	}
 	avlog.part.Reset()
 }
 
@@ -56,4 +61,14 @@ func avErrorSince(mark uint64) string {
 		return ""
 	}
 	return avlog.last
+}
+
+// avSizeRefusedSince is FFmpeg's last refusal of a picture size logged after mark, or "".
+func avSizeRefusedSince(mark uint64) string {
+	avlog.Lock()
+	defer avlog.Unlock()
+	if avlog.sizeSeq <= mark {
+		return ""
+	}
+	return avlog.size
 }

@@ -45,21 +45,26 @@ type input struct {
 // defaultFPS is the frame rate of a stream that states none (FFmpeg's default for raw streams).
 var defaultFPS = astiav.NewRational(25, 1)
 
-var rePictureSize = regexp.MustCompile(`[Pp]icture size (\d+) ?x ?(\d+) is invalid`)
+var rePictureSize = regexp.MustCompile(`[Pp]icture size (\d+) ?x ?(\d+) (is invalid|exceeds)`)
 
 // explain is the reason for a failed FFmpeg call: FFmpeg's last error message since mark
 // (a picture size it refuses stated against the limits), else the error code's text.
 func explain(err error, mark uint64) string {
 	msg := avErrorSince(mark)
+	if msg == "" {
+		return err.Error()
+	}
+	return sizeReason(msg)
+}
+
+// sizeReason is FFmpeg's message, or for a picture size it refuses, that size against the limits.
+func sizeReason(msg string) string {
 	if m := rePictureSize.FindStringSubmatch(msg); m != nil {
 		w, _ := strconv.Atoi(m[1])
 		h, _ := strconv.Atoi(m[2])
 		if err := imageio.CheckSize(w, h); err != nil {
 			return err.Error()
 		}
-	}
-	if msg == "" {
-		return err.Error()
 	}
 	return msg
 }
@@ -150,7 +155,10 @@ func openInputContext(ctx context.Context, url, format string, log *zap.Logger) 
 		in.dec.SetThreadType(astiav.ThreadTypeSlice)
 	}
 	in.dec.SetTimeBase(in.vst.TimeBase())
-	if err := in.dec.Open(codec, nil); err != nil {
+	limit := astiav.NewDictionary() // a stream that grows past the limit mid-stream: refused frames, not memory
+	defer limit.Free()
+	limit.Set("max_pixels", strconv.Itoa(imageio.MaxPixels), astiav.NewDictionaryFlags())
+	if err := in.dec.Open(codec, limit); err != nil {
 		in.close()
 		return nil, errf(KindInput, "%s: cannot open %s decoder: %s", url, codec.Name(), explain(err, mark))
 	}
@@ -261,6 +269,9 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 			return false, nil
 		}
 	}
+	const maxFailedInARow = 64 // frames the decoder refuses in a row (a frame thread's error, a
+	// frame past max_pixels) before the input counts as undecodable rather than damaged
+	failedInARow := 0
 	emit := func() error { // drain the decoder
 		for maxFrames <= 0 || int(st.decoded.Load()) < maxFrames {
 			err := in.dec.ReceiveFrame(frame)
@@ -268,8 +279,13 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 				return nil
 			}
 			if err != nil {
-				return errf(KindInput, "%s: decoding: %v", in.name, err)
+				if failedInARow++; failedInARow > maxFailedInARow {
+					return errf(KindInput, "%s: decoding: %s", in.name, explain(err, errMark))
+				}
+				decodeErrs++ // skipped; warnDamage tells
+				continue
 			}
+			failedInARow = 0
 			if pts := bestEffortPts(frame); pts != astiav.NoPtsValue && (pts < in.lo || pts >= in.hi) {
 				frame.Unref() // outside the segment: not converted
 				if in.past = pts >= in.hi; in.past {
@@ -332,7 +348,7 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 		return nil
 	}
 	if err := in.dec.SendPacket(nil); err != nil && !errors.Is(err, astiav.ErrEof) {
-		return errf(KindInput, "%s: flushing decoder: %v", in.name, err)
+		decodeErrs++ // a frame thread's last error: what it still holds is drained below
 	}
 	if err := emit(); err != nil || stop.Err() != nil || abort.Err() != nil {
 		return err
@@ -361,6 +377,9 @@ func (in *input) warnDamage(refused int, mark uint64, whole bool) {
 	}
 	if errs > 0 {
 		fields = append(fields, zap.String("last_error", avErrorSince(mark)))
+	}
+	if msg := avSizeRefusedSince(mark); msg != "" { // frames past the size limit are refused, not decoded
+		fields = append(fields, zap.String("refused_size", sizeReason(msg)))
 	}
 	in.log.Warn("input damaged: frames were lost or concealed while decoding", fields...)
 }

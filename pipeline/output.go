@@ -135,9 +135,10 @@ func containerFormat(spec Output) (url, format string, err error) {
 	if ofmt == nil {
 		return "", "", errf(KindUsage, "%s: unknown container format %q", spec.URL, format)
 	}
-	// A muxer that does its own I/O (hls, dash, segment, tee, image2, null, rtsp, …) opens
-	// files named after the URL, or none: it cannot write through a file's descriptor or a pipe.
-	if spec.rend == nil && !IsNetwork(spec.URL) && ofmt.Flags().Has(astiav.IOFormatFlagNofile) {
+	// A muxer that does its own I/O (hls, dash, segment, tee, image2, null, …) opens files named
+	// after the URL, or none: whatever the URL, it would write past every check on outputs (tee:
+	// "udp://…|in.mp4" replaced the input). Only rtsp and sap are network clients of their own URLs.
+	if spec.rend == nil && ofmt.Flags().Has(astiav.IOFormatFlagNofile) && !(ofmt.Name() == scheme(url) && nofileClients[ofmt.Name()]) {
 		if ofmt.Name() == "hls" {
 			return "", "", errf(KindUsage, "%s: the hls muxer writes a playlist and segment files, not one output (for HLS use --out hls:DIR)", spec.URL)
 		}
@@ -145,6 +146,9 @@ func containerFormat(spec Output) (url, format string, err error) {
 	}
 	return url, format, nil
 }
+
+// nofileClients are the muxers with their own I/O that stream to a URL of their own scheme.
+var nofileClients = map[string]bool{"rtsp": true, "sap": true}
 
 // writeHeader opens url for writing (unless the muxer does its own I/O) and writes the header.
 func (w *output) writeHeader(url string) (err error) {

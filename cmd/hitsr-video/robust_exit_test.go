@@ -73,6 +73,12 @@ func TestSingleFileMuxersExit(t *testing.T) {
 		{"--format image2", []string{clip, "--out", out + "#pix-fmt=yuvj420p", "--format", "image2"}, exitUsage, "image2 muxer"},
 		{"stdout --format null", []string{clip, "--out", "2:-", "--format", "null"}, exitUsage, "null muxer"},
 		{"mp4 to stdout", []string{clip, "--out", "2:-", "--format", "mp4"}, exitUsage, "streamable container"},
+		// on a URL too: tee's slaves are files past every output check, null sends nothing
+		{"tee on a URL", []string{clip, "--out", "2:udp://127.0.0.1:9|" + clip, "--format", "tee"}, exitUsage, "tee muxer"},
+		{"per-output tee on a URL", []string{clip, "--out", "2:udp://127.0.0.1:9|" + out + "#format=tee"}, exitUsage, "tee muxer"},
+		{"null on a URL", []string{clip, "--out", "2:udp://127.0.0.1:9", "--format", "null"}, exitUsage, "null muxer"},
+		{"hls on a URL", []string{clip, "--out", "2:udp://127.0.0.1:9", "--format", "hls"}, exitUsage, "--out hls:DIR"},
+		{"dash on a URL", []string{clip, "--out", "2:tcp://127.0.0.1:9", "--format", "dash"}, exitUsage, "dash muxer"},
 		{"hls-list-size past int", []string{clip, "--out", "hls:" + filepath.Join(d, "ladder"), "--hls-list-size", "9223372036854775807"}, exitUsage, "--hls-list-size 9223372036854775807: out of range"},
 		{"output port past 65535", []string{clip, "--out", "2:udp://127.0.0.1:70000"}, exitUsage, "invalid port 70000"},
 		{"input port past 65535", []string{"udp://127.0.0.1:99999", "--out", out}, exitInput, "invalid port 99999"},

@@ -159,6 +159,24 @@ func TestUnusualInputs(t *testing.T) {
 	}
 }
 
+// A stream whose frames grow past the size limit mid-stream: the decoder refuses the big frame
+// (max_pixels) instead of allocating it, the run keeps the frames before it and warns, naming the
+// size.
+func TestGrowingInput(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe")
+	out := filepath.Join(t.TempDir(), "2x.mkv")
+	code, _, stderr := videoCLI(bad+"grows.ts", "--out", out, "--preset", "ultrafast")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := len(fftest.FramePts(t, out)); n != 12 {
+		t.Errorf("%d frames, want the 12 before the big one", n)
+	}
+	if !strings.Contains(stderr, `"msg":"input damaged`) || !strings.Contains(stderr, "exceeds the limit of 64 Mpx") {
+		t.Errorf("no damage warning naming the refused size:\n%s", stderr)
+	}
+}
+
 // The sample with the shipped model: ×2 and ×4 in one run, frames, timestamps and audio
 // packets kept, and the ×2 output's PSNR against the source frames equals the still-image
 // path's on the same frames (model path = stills path; only the encoder differs).

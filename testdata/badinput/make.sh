@@ -127,4 +127,11 @@ EOF
 # 14. a PNG image with an .mp4 name
 $FF -f lavfi -i "$V64" -frames:v 1 -c:v png -update 1 -f image2 $BE "$D/png.mp4"
 
+# 15. a stream that grows past the size limit: 12 frames 64x48, then one 8208x8208 (67 Mpx) frame
+$FF -f lavfi -i "$V64" -frames:v 12 -c:v libx264 -preset ultrafast -pix_fmt yuv420p $BE -f mpegts "$TMP.a.ts"
+$FF -f lavfi -i "color=black:size=8208x8208:rate=24" -frames:v 1 -c:v libx264 -crf 51 -pix_fmt yuv420p \
+	-output_ts_offset 1 $BE -f mpegts "$TMP.b.ts"
+cat "$TMP.a.ts" "$TMP.b.ts" > "$D/grows.ts"
+rm -f "$TMP.a.ts" "$TMP.b.ts"
+
 echo "make.sh: wrote $(ls "$D" | wc -l) entries in $D"
