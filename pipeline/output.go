@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/asticode/go-astiav"
 	"go.uber.org/zap"
@@ -53,6 +55,23 @@ type output struct {
 	live        bool            // a realtime run: the encoder holds no frames back
 	written     int             // video packets written
 	stop        context.Context // the run's stop request (set by run)
+	inIO        atomic.Int64    // when the current muxer call began (unix ns); 0 outside one
+}
+
+// muxing runs f, a muxer call that may block on the output's I/O (a receiver that stopped
+// reading), marked for stalledFor.
+func (w *output) muxing(f func() error) error {
+	w.inIO.Store(time.Now().UnixNano())
+	defer w.inIO.Store(0)
+	return f()
+}
+
+// stalledFor is how long the output has been blocked in one muxer call (0: it is not in one).
+func (w *output) stalledFor() time.Duration {
+	if t := w.inIO.Load(); t != 0 {
+		return time.Since(time.Unix(0, t))
+	}
+	return 0
 }
 
 // newOutput opens one output: its file (planned by PlanFiles; nil for stdout and URLs),
@@ -503,17 +522,17 @@ func (w *output) finish() error {
 	}
 	for _, s := range w.sides {
 		if s.tr != nil {
-			if err := s.tr.flush(w.oc); err != nil {
+			if err := w.muxing(func() error { return s.tr.flush(w.oc) }); err != nil {
 				return errf(KindFailure, "%s: audio: %v", w.name, err)
 			}
 		}
 	}
-	if err := w.oc.WriteTrailer(); err != nil {
+	if err := w.muxing(w.oc.WriteTrailer); err != nil {
 		return errf(KindFailure, "%s: writing the trailer: %v", w.name, err)
 	}
 	if w.ioc != nil {
 		drainBeforeClose(w.spec.URL)
-		if err := w.ioc.Close(); err != nil {
+		if err := w.muxing(w.ioc.Close); err != nil {
 			return errf(KindFailure, "%s: closing: %v", w.name, err)
 		}
 		w.ioc = nil
@@ -575,7 +594,7 @@ func (w *output) drain() error {
 		if w.spec.rend != nil {
 			w.spec.rend.written(w.pkt, w.vst.TimeBase())
 		}
-		if err := w.oc.WriteInterleavedFrame(w.pkt); err != nil {
+		if err := w.muxing(func() error { return w.oc.WriteInterleavedFrame(w.pkt) }); err != nil {
 			return fmt.Errorf("writing: %w", err)
 		}
 		w.written++
@@ -596,12 +615,12 @@ func (w *output) emptyError() error {
 func (w *output) writeSide(it item) error {
 	s := w.sides[it.stream]
 	if s.tr != nil {
-		return s.tr.send(it.pkt, s.inTB, w.oc)
+		return w.muxing(func() error { return s.tr.send(it.pkt, s.inTB, w.oc) })
 	}
 	it.pkt.SetStreamIndex(s.ost.Index())
 	it.pkt.RescaleTs(s.inTB, s.ost.TimeBase())
 	it.pkt.SetPos(-1)
-	if err := w.oc.WriteInterleavedFrame(it.pkt); err != nil {
+	if err := w.muxing(func() error { return w.oc.WriteInterleavedFrame(it.pkt) }); err != nil {
 		return fmt.Errorf("writing stream %d: %w", it.stream, err)
 	}
 	return nil

@@ -243,7 +243,9 @@ func (p *Pipeline) open(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		p.mu.Lock()
 		p.outs = append(p.outs, w)
+		p.mu.Unlock()
 	}
 	for _, spec := range o.Ladders {
 		l, outs, err := openLadder(p.in, spec, o)
@@ -252,10 +254,23 @@ func (p *Pipeline) open(ctx context.Context) error {
 		}
 		p.mu.Lock()
 		p.ladders = append(p.ladders, l)
-		p.mu.Unlock()
 		p.outs = append(p.outs, outs...)
+		p.mu.Unlock()
 	}
 	return nil
+}
+
+// StalledOutput names an output blocked in one write for longer than d (its receiver stopped
+// reading), or is "". A stop then cannot finish it: the caller may abort.
+func (p *Pipeline) StalledOutput(d time.Duration) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range p.outs {
+		if w.stalledFor() > d {
+			return w.name
+		}
+	}
+	return ""
 }
 
 // Abort stops the run at once and removes its partial outputs (outputs already finalised

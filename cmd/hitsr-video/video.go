@@ -79,13 +79,15 @@ func chainMode(s *settings) error {
 // onSignals: the first SIGINT/SIGTERM cancels stop (finish gracefully); the second aborts
 // (abort removes the partial outputs) and exits at once.
 func onSignals(log *zap.Logger, abort func()) (stop context.Context, release func()) {
-	return onSignalsFrom(log, abort, func() bool { return true })
+	return onSignalsFrom(log, abort, func() bool { return true }, func(time.Duration) string { return "" })
 }
 
 // onSignalsFrom is onSignals for a run that starts once opened: before it has (started false)
 // there is nothing to finish, and an open that stop cannot interrupt (a FIFO, stdin, an output
-// connecting) is abandoned after openGrace as after a second signal.
-func onSignalsFrom(log *zap.Logger, abort func(), started func() bool) (stop context.Context, release func()) {
+// connecting) is abandoned after openGrace as after a second signal. After it has, an output
+// whose writes have been blocked for stallGrace (stalled: a receiver that stopped reading)
+// cannot be finished either, and is abandoned the same way.
+func onSignalsFrom(log *zap.Logger, abort func(), started func() bool, stalled func(time.Duration) string) (stop context.Context, release func()) {
 	stop, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
 	var mu sync.Mutex // held from abandoning to the exit: release then blocks
@@ -97,23 +99,36 @@ func onSignalsFrom(log *zap.Logger, abort func(), started func() bool) (stop con
 		if !ok {
 			return
 		}
-		var grace <-chan time.Time
+		var grace, tick <-chan time.Time
 		if started() {
 			log.Warn("stopping: finishing the frames in flight and closing the outputs (signal again to abort)",
 				zap.String("signal", sig.String()))
+			t := time.NewTicker(stallGrace / 10)
+			defer t.Stop()
+			tick = t.C
 		} else {
 			log.Warn("stopping before the first frame: no output will be written", zap.String("signal", sig.String()))
 			grace = time.After(openGrace)
 		}
 		cancel()
 		err := pipeline.ErrAborted
-		select {
-		case _, ok := <-ch:
-			if !ok {
-				return
+	wait:
+		for {
+			select {
+			case _, ok := <-ch:
+				if !ok {
+					return
+				}
+				break wait
+			case <-grace:
+				err = pipeline.ErrInterruptedOpening
+				break wait
+			case <-tick:
+				if name := stalled(stallGrace); name != "" {
+					err = fmt.Errorf("stopped: %s accepted no data for %v, so it cannot be finished; outputs not finished were removed", name, stallGrace)
+					break wait
+				}
 			}
-		case <-grace:
-			err = pipeline.ErrInterruptedOpening
 		}
 		mu.Lock()
 		if released {
@@ -133,8 +148,12 @@ func onSignalsFrom(log *zap.Logger, abort func(), started func() bool) (stop con
 	}
 }
 
-// openGrace is how long a first signal before the run leaves the opens to return by themselves.
-const openGrace = time.Second
+// openGrace is how long a first signal before the run leaves the opens to return by themselves;
+// stallGrace how long after it an output may stay blocked in a write.
+const (
+	openGrace  = time.Second
+	stallGrace = 5 * time.Second
+)
 
 // exitCodes maps pipeline error kinds to exit codes.
 var exitCodes = map[pipeline.Kind]int{pipeline.KindFailure: exitFailure, pipeline.KindUsage: exitUsage, pipeline.KindInput: exitInput}
@@ -168,7 +187,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 		Realtime: s.realtime, InputTimeout: time.Duration(s.inputTimeout) * time.Second, Queue: s.queue, MaxDelay: time.Duration(s.maxDelay * float64(time.Second)), MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
 	defer p.Close()
 	var started atomic.Bool
-	stop, release := onSignalsFrom(log, p.Abort, started.Load)
+	stop, release := onSignalsFrom(log, p.Abort, started.Load, p.StalledOutput)
 	defer release()
 	network := pipeline.IsNetwork(input) // a live stream is read as soon as it opens: the model first
 	if !network {

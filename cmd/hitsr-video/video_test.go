@@ -488,6 +488,40 @@ func TestSignals(t *testing.T) {
 		t.Fatalf("last stderr line %q: want the abort as a JSON error", last)
 	}
 
+	// One SIGINT with such an output stuck (a fresh FIFO: the first one is full): it cannot be
+	// finished, so after stallGrace the run is abandoned as after a second signal (a supervisor's
+	// SIGTERM is not left hanging).
+	fifo2 := filepath.Join(d, "stuck2.nut")
+	if err := syscall.Mkfifo(fifo2, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reader2, err := os.OpenFile(fifo2, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader2.Close()
+	cmd, stderr = startCLI(t, bin, append([]string{long, "--out", "640x480:" + fifo2 + "#codec=rawvideo", "--out", "4:" + part}, flags...)...)
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	t0 = time.Now()
+	done = make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(stallGrace + 3*time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("one SIGINT, an output stuck: still running %v after it\n%s", stallGrace+3*time.Second, <-stderr)
+	}
+	t.Logf("one SIGINT, an output stuck: exited %v after it", time.Since(t0).Round(time.Millisecond))
+	lines = strings.Split(strings.TrimSpace(<-stderr), "\n")
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted || !strings.Contains(lines[len(lines)-1], "accepted no data for 5s") {
+		t.Fatalf("one SIGINT, an output stuck: exit %d, last line %q", code, lines[len(lines)-1])
+	}
+	if left, _ := filepath.Glob(filepath.Join(d, ".*partial*")); len(left) > 0 {
+		t.Fatalf("partial files left: %v", left)
+	}
+
 	// Before any frame: opening a FIFO nobody reads blocks; two SIGINTs still end it, and the
 	// output opened before it leaves no partial file.
 	lonely := filepath.Join(d, "lonely.nut")
