@@ -74,6 +74,11 @@ static const char *hs_guess_format(const char *name) {
 	return f ? f->name : "";
 }
 static int hs_disposition(AVStream *s) { return s->disposition; }
+// hs_open_pb opens url for writing as oc's I/O under oc's interrupt callback (avio_open has none).
+static int hs_open_pb(AVFormatContext *oc, const char *url) {
+	return avio_open2(&oc->pb, url, AVIO_FLAG_WRITE, &oc->interrupt_callback, NULL);
+}
+static int hs_close_pb(AVFormatContext *oc) { return avio_closep(&oc->pb); }
 static int hs_default_video_codec(AVFormatContext *oc) { return oc->oformat->video_codec; }
 static void hs_native_layout(AVCodecContext *c) {
 	if (c->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
@@ -248,6 +253,25 @@ func attachedPic(st *astiav.Stream) bool {
 
 func defaultVideoCodec(oc *astiav.FormatContext) astiav.CodecID {
 	return astiav.CodecID(C.hs_default_video_codec((*C.AVFormatContext)(cptr(oc))))
+}
+
+// openPb opens url for writing as oc's I/O, under the interrupt callback oc has then (a write
+// blocked on a receiver that stopped reading can be interrupted).
+func openPb(oc *astiav.FormatContext, url string) error {
+	c := C.CString(url)
+	defer C.free(unsafe.Pointer(c))
+	if ret := C.hs_open_pb((*C.AVFormatContext)(cptr(oc)), c); ret < 0 {
+		return astiavErr(int(ret))
+	}
+	return nil
+}
+
+// closePb flushes and closes the I/O openPb opened.
+func closePb(oc *astiav.FormatContext) error {
+	if ret := C.hs_close_pb((*C.AVFormatContext)(cptr(oc))); ret < 0 {
+		return astiavErr(int(ret))
+	}
+	return nil
 }
 
 func btoi(b bool) int {

@@ -156,6 +156,27 @@ const srtLinger = "2"
 // libsrt's clock (120 ms behind by default) drops what it has not played when the sender goes.
 const srtDrain = 2 * time.Second
 
+// watchReceivers fails the run when a network output has been blocked in one write for longer
+// than timeout, and interrupts that write.
+func watchReceivers(ctx context.Context, outs []*output, timeout time.Duration, fail func(error)) {
+	t := time.NewTicker(min(timeout/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, w := range outs {
+			if w.intr != nil && IsNetwork(w.spec.URL) && w.stalledFor() > timeout {
+				fail(errf(KindFailure, "%s: the receiver accepted no data for %v (--output-timeout)", w.name, timeout))
+				w.intr.Interrupt()
+				return
+			}
+		}
+	}
+}
+
 // drainBeforeClose waits, for an output whose protocol loses data still in flight at close
 // (srt://), until it has been delivered and played.
 func drainBeforeClose(url string) {

@@ -35,7 +35,8 @@ type output struct {
 	name        string
 	file        *File // a local file; nil for stdout and URLs
 	oc          *astiav.FormatContext
-	ioc         *astiav.IOContext
+	ownPb       bool                 // oc's I/O is opened (openPb) and closed here
+	intr        astiav.IOInterrupter // oc's interrupt callback: ends a blocked network write
 	enc         *astiav.CodecContext
 	vst         *astiav.Stream
 	inTB, encTB astiav.Rational
@@ -172,10 +173,11 @@ var nofileClients = map[string]bool{"rtsp": true, "sap": true}
 // writeHeader opens url for writing (unless the muxer does its own I/O) and writes the header.
 func (w *output) writeHeader(url string) (err error) {
 	if !w.oc.OutputFormat().Flags().Has(astiav.IOFormatFlagNofile) {
-		if w.ioc, err = astiav.OpenIOContext(url, astiav.NewIOContextFlags(astiav.IOContextFlagWrite)); err != nil {
+		w.intr = w.oc.SetInterruptCallback()
+		if err := openPb(w.oc, url); err != nil {
 			return errf(KindFailure, "%s: cannot open for writing: %v", w.name, err)
 		}
-		w.oc.SetPb(w.ioc)
+		w.ownPb = true
 	}
 	opts := astiav.NewDictionary()
 	defer opts.Free()
@@ -530,12 +532,12 @@ func (w *output) finish() error {
 	if err := w.muxing(w.oc.WriteTrailer); err != nil {
 		return errf(KindFailure, "%s: writing the trailer: %v", w.name, err)
 	}
-	if w.ioc != nil {
+	if w.ownPb {
 		drainBeforeClose(w.spec.URL)
-		if err := w.muxing(w.ioc.Close); err != nil {
+		w.ownPb = false
+		if err := w.muxing(func() error { return closePb(w.oc) }); err != nil {
 			return errf(KindFailure, "%s: closing: %v", w.name, err)
 		}
-		w.ioc = nil
 	}
 	return nil
 }
@@ -646,8 +648,8 @@ func (w *output) close() {
 	if w.enc != nil {
 		w.enc.Free()
 	}
-	if w.ioc != nil {
-		w.ioc.Close()
+	if w.ownPb {
+		closePb(w.oc)
 	}
 	if w.oc != nil {
 		w.oc.Free()

@@ -69,7 +69,10 @@ type Options struct {
 	// InputTimeout ends a network input (udp://, srt://, …) when no packet arrives for this
 	// long after the first: the outputs are finalised as at the end of a file. 0: wait forever.
 	InputTimeout time.Duration
-	Log          *zap.Logger
+	// OutputTimeout fails the run when a network output stays blocked in one write this long
+	// (its receiver stopped reading). 0: wait forever.
+	OutputTimeout time.Duration
+	Log           *zap.Logger
 	// Progress, if set, is called from the model stage after every frame.
 	Progress func(Stats)
 	// Segment, if set, limits the run to one segment of a plan (scale-out).
@@ -355,6 +358,9 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	}
 	if o.InputTimeout > 0 && IsNetwork(o.Input) {
 		in.stall = watchStalls(abortCtx, in, o.InputTimeout)
+	}
+	if o.OutputTimeout > 0 {
+		go watchReceivers(abortCtx, outs, o.OutputTimeout, fail)
 	}
 	jobs := make(chan *frameJob, o.Queue)
 	st.queues = func() (int, int) {

@@ -94,6 +94,9 @@ var table = []setting{
 	{name: "input-timeout", arg: "S", def: 10, min: 0, cmds: cmdUpscale,
 		help:  "a network input (udp://, srt://, rtmp://…) ends when no data arrives for S seconds after the first; the outputs are finalised (0: wait forever)",
 		field: func(s *settings) any { return &s.inputTimeout }},
+	{name: "output-timeout", arg: "S", def: 30, min: 0, cmds: cmdUpscale,
+		help:  "a network output whose receiver accepts no data for S seconds fails the run (0: wait forever)",
+		field: func(s *settings) any { return &s.outputTimeout }},
 	{name: "ladder", arg: "LIST", def: "1,2,4", cmds: cmdUpscale,
 		help:  `renditions of an hls:DIR output: scales or WxH sizes, each with its own settings if wanted ("1,2#bitrate=2M,1920x1080#crf=20")`,
 		field: func(s *settings) any { return &s.ladder }},
@@ -183,7 +186,7 @@ type settings struct {
 	segments, segmentSeconds          int
 	ladder                            string
 	hlsTime, hlsListSize              int
-	inputTimeout                      int
+	inputTimeout, outputTimeout       int
 	reuse                             bool
 	reuseThreshold, sceneCut          float64
 	stabilize                         float64

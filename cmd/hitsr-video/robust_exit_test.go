@@ -283,3 +283,48 @@ func TestSignalWhileBlockedExit(t *testing.T) {
 		})
 	}
 }
+
+// A network receiver that accepts the connection and never reads: once --output-timeout passes
+// with a write blocked, the run fails (exit 1, one line naming the output) instead of waiting
+// forever, and the file output of the failed run is not kept.
+func TestStalledReceiverExit(t *testing.T) {
+	fftest.Need(t, "ffmpeg")
+	d := t.TempDir()
+	clip := robustClip(t, d, "clip.mp4", 200)
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error { // a tiny window fills at once
+		c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return nil
+	}}
+	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			<-t.Context().Done() // never read
+			c.Close()
+		}
+	}()
+	out := filepath.Join(d, "2x.mkv")
+	t0 := time.Now()
+	done := make(chan struct{})
+	var code int
+	var stderr string
+	go func() {
+		defer close(done)
+		code, _, stderr = videoCLI(clip, "--out", "4:tcp://"+l.Addr().String()+"#codec=rawvideo:pix-fmt=yuv444p:format=nut",
+			"--out", out, "--output-timeout", "2", "--progress", "never")
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("still running after 60 s")
+	}
+	t.Logf("exit %d after %v", code, time.Since(t0).Round(time.Millisecond))
+	oneErrorLine(t, stderr, exitFailure, "the receiver accepted no data for 2s")
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the failed run's file output was kept")
+	}
+	noPartials(t, d)
+}

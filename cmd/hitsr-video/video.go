@@ -184,7 +184,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 		return err
 	}
 	p := pipeline.New(pipeline.Options{Input: input, InputFormat: s.inputFormat, VF: s.vf, Outputs: outs, Ladders: ladders, Overwrite: s.overwrite,
-		Realtime: s.realtime, InputTimeout: time.Duration(s.inputTimeout) * time.Second, Queue: s.queue, MaxDelay: time.Duration(s.maxDelay * float64(time.Second)), MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
+		Realtime: s.realtime, InputTimeout: time.Duration(s.inputTimeout) * time.Second, OutputTimeout: time.Duration(s.outputTimeout) * time.Second, Queue: s.queue, MaxDelay: time.Duration(s.maxDelay * float64(time.Second)), MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
 	defer p.Close()
 	var started atomic.Bool
 	stop, release := onSignalsFrom(log, p.Abort, started.Load, p.StalledOutput)
