@@ -307,6 +307,9 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 	for stop.Err() == nil && abort.Err() == nil && !in.past && (maxFrames <= 0 || int(st.decoded.Load()) < maxFrames) {
 		err := in.read(pkt)
 		if errors.Is(err, astiav.ErrEof) {
+			if IsNetwork(in.name) { // a sender that closed its end: said, as for the other ways a stream ends
+				in.log.Info("input: the stream ended (the sender closed it)", zap.String("url", in.name))
+			}
 			break
 		}
 		if err != nil && in.stall.ended() { // (the demuxer returns what it held first: MPEG-TS's last PES)
