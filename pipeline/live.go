@@ -34,6 +34,24 @@ func checkPort(u string) error {
 	return nil
 }
 
+// checkDestination refuses an output URL of a socket protocol (tcp, udp, srt, rtp) that names no
+// port to send to or that Go cannot parse: FFmpeg fails at open with "Invalid argument" (exit 1).
+func checkDestination(u string) error {
+	switch scheme(u) {
+	case "tcp", "udp", "srt", "rtp":
+	default:
+		return nil
+	}
+	pu, err := neturl.Parse(u)
+	if err != nil {
+		return fmt.Errorf("not a valid URL (%v)", errors.Unwrap(err))
+	}
+	if n, err := strconv.Atoi(pu.Port()); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("no port to send to (want %s://HOST:PORT, port 1-65535)", pu.Scheme)
+	}
+	return nil
+}
+
 // stallWatch ends a network input whose sender has gone away: once packets have arrived, no
 // packet for timeout interrupts the blocked read, and the run finishes its outputs as at the
 // end of a file (UDP and RTP have no end-of-stream; a quiet sender is the end).

@@ -164,6 +164,9 @@ func containerFormat(spec Output) (url, format string, err error) {
 		}
 		return "", "", errf(KindUsage, "%s: the %s muxer does not write one output file or stream (use a single-file container such as mkv, mp4 or nut)", spec.URL, format)
 	}
+	if err := checkDestination(url); err != nil {
+		return "", "", errf(KindUsage, "%s: %v", spec.URL, err)
+	}
 	return url, format, nil
 }
 

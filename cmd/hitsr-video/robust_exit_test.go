@@ -81,6 +81,8 @@ func TestSingleFileMuxersExit(t *testing.T) {
 		{"dash on a URL", []string{clip, "--out", "2:tcp://127.0.0.1:9", "--format", "dash"}, exitUsage, "dash muxer"},
 		{"hls-list-size past int", []string{clip, "--out", "hls:" + filepath.Join(d, "ladder"), "--hls-list-size", "9223372036854775807"}, exitUsage, "--hls-list-size 9223372036854775807: out of range"},
 		{"output port past 65535", []string{clip, "--out", "2:udp://127.0.0.1:70000"}, exitUsage, "invalid port 70000"},
+		{"output without a port", []string{clip, "--out", "2:tcp://127.0.0.1"}, exitUsage, "no port to send to"},
+		{"output URL unparseable", []string{clip, "--out", "2:tcp://[::1"}, exitUsage, "not a valid URL"},
 		{"input port past 65535", []string{"udp://127.0.0.1:99999", "--out", out}, exitInput, "invalid port 99999"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
