@@ -18,7 +18,7 @@ var avlog struct {
 	seq     uint64 // messages completed so far
 	last    string // the last complete error message
 	part    strings.Builder
-	size    string // the last "Picture size WxH is invalid" (a frame past max_pixels)
+	size    string // the last picture size FFmpeg refused (rePictureSize: a frame past max_pixels)
 	sizeSeq uint64 // its seq
 }
 
