@@ -257,7 +257,7 @@ func (in *input) run(stop, abort context.Context, jobs chan *frameJob, outs []*o
 			}
 			return enqueueFresh(abort, jobs, j, func() {
 				if st.dropped.Add(1) == 1 {
-					in.log.Warn("realtime: the model is behind the input; dropping frames (policy: the oldest queued when the queue is full)")
+					in.log.Warn("realtime: the model (or an output it feeds) is behind the input; dropping frames (policy: the oldest queued when the queue is full)")
 				}
 			}), nil
 		}

@@ -160,6 +160,8 @@ func streamFormat(url string) string {
 		return "rtp_mpegts"
 	case "rtmp", "rtmps":
 		return "flv"
+	case "rtsp":
+		return "rtsp"
 	}
 	return ""
 }

@@ -207,3 +207,20 @@ func videoPESLengths(t *testing.T, path string) []int {
 	}
 	return lengths
 }
+
+// A network output's container comes from its scheme; a socket protocol's URL must name a port
+// to send to.
+func TestStreamDestinations(t *testing.T) {
+	for url, want := range map[string]string{"udp://h:1": "mpegts", "SRT://h:1": "mpegts", "tcp://h:1": "mpegts",
+		"rtp://h:1": "rtp_mpegts", "rtmp://h/a": "flv", "rtmps://h/a": "flv", "rtsp://h/a": "rtsp", "http://h/a": "", "x.mkv": ""} {
+		if got := streamFormat(url); got != want {
+			t.Errorf("streamFormat(%q) = %q, want %q", url, got, want)
+		}
+	}
+	for url, bad := range map[string]bool{"udp://h:1234": false, "srt://:9000?mode=listener": false, "rtmp://h/a": false,
+		"tcp://h": true, "udp://h:0": true, "tcp://[::1": true, "rtp://h:x": true} {
+		if err := checkDestination(url); (err != nil) != bad {
+			t.Errorf("checkDestination(%q) = %v", url, err)
+		}
+	}
+}
