@@ -57,6 +57,7 @@ type output struct {
 	written     int             // video packets written
 	stop        context.Context // the run's stop request (set by run)
 	inIO        atomic.Int64    // when the current muxer call began (unix ns); 0 outside one
+	abandoned   atomic.Bool     // given up on after a stop (Pipeline.AbandonStalled): not kept
 }
 
 // muxing runs f, a muxer call that may block on the output's I/O (a receiver that stopped

@@ -263,17 +263,27 @@ func (p *Pipeline) open(ctx context.Context) error {
 	return nil
 }
 
-// StalledOutput names an output blocked in one write for longer than d (its receiver stopped
-// reading), or is "". A stop then cannot finish it: the caller may abort.
-func (p *Pipeline) StalledOutput(d time.Duration) string {
+// AbandonStalled gives up, after a stop, on the outputs blocked in one write for longer than d
+// (their receivers stopped reading), so that the others can be finished: a network output's
+// write is interrupted and the output is dropped. It returns the names given up on, and ok false
+// when one of them cannot be interrupted (a FIFO, a pipe, stdout): only Abort ends that run.
+func (p *Pipeline) AbandonStalled(d time.Duration) (names []string, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	ok = true
 	for _, w := range p.outs {
-		if w.stalledFor() > d {
-			return w.name
+		if w.abandoned.Load() || w.stalledFor() <= d {
+			continue
 		}
+		names = append(names, w.name)
+		if w.intr == nil || !IsNetwork(w.spec.URL) {
+			ok = false
+			continue
+		}
+		w.abandoned.Store(true)
+		w.intr.Interrupt()
 	}
-	return ""
+	return names, ok
 }
 
 // Abort stops the run at once and removes its partial outputs (outputs already finalised
@@ -423,7 +433,12 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 		go func() {
 			defer writers.Done()
 			if err := w.run(stop, abortCtx); err != nil {
-				fail(err)
+				if !w.abandoned.Load() {
+					fail(err)
+					return
+				}
+				for range w.ch { // given up on (AbandonStalled): the model stage must not block on it
+				}
 			}
 		}()
 	}
@@ -457,6 +472,12 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	var empty []string // an output without video fails the run and is not kept; the others are
 	kind := KindUsage
 	for _, w := range outs {
+		if w.abandoned.Load() {
+			if w.file != nil {
+				w.file.Discard()
+			}
+			continue
+		}
 		if err := w.emptyError(); err != nil {
 			if w.file != nil {
 				w.file.Discard()

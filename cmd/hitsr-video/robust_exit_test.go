@@ -293,21 +293,7 @@ func TestStalledReceiverExit(t *testing.T) {
 	fftest.Need(t, "ffmpeg")
 	d := t.TempDir()
 	clip := robustClip(t, d, "clip.mp4", 200)
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error { // a tiny window fills at once
-		c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		return nil
-	}}
-	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		if c, err := l.Accept(); err == nil {
-			<-t.Context().Done() // never read
-			c.Close()
-		}
-	}()
+	l := stalledReceiver(t)
 	out := filepath.Join(d, "2x.mkv")
 	t0 := time.Now()
 	done := make(chan struct{})
@@ -327,6 +313,61 @@ func TestStalledReceiverExit(t *testing.T) {
 	oneErrorLine(t, stderr, exitFailure, "the receiver accepted no data for 2s")
 	if _, err := os.Stat(out); err == nil {
 		t.Error("the failed run's file output was kept")
+	}
+	noPartials(t, d)
+}
+
+// stalledReceiver listens on a loopback TCP port with a tiny receive window, accepts one
+// connection and never reads from it.
+func stalledReceiver(t *testing.T) net.Listener {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return nil
+	}}
+	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			<-t.Context().Done()
+			c.Close()
+		}
+	}()
+	return l
+}
+
+// One SIGINT while a network output's receiver has stopped reading: after stallGrace that output
+// is given up (its write interrupted) and the others are finalised as at any first signal.
+func TestSignalStalledReceiver(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "ffprobe", "go")
+	bin := buildCLI(t)
+	d := t.TempDir()
+	clip := robustClip(t, d, "clip.mp4", 600)
+	keep := filepath.Join(d, "2x.mkv")
+	// raw 640×480 frames fill the socket buffers within the first few frames
+	cmd, stderr := startCLI(t, bin, clip, "--out", "640x480:tcp://"+stalledReceiver(t).Addr().String()+"#codec=rawvideo:pix-fmt=yuv444p:format=nut",
+		"--out", keep, "--model", tiny, "--device", "cpu", "--preset", "ultrafast", "--progress", "never")
+	time.Sleep(3 * time.Second)
+	cmd.Process.Signal(syscall.SIGINT)
+	t0 := time.Now()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(stallGrace + 5*time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("still running %v after the signal\n%s", stallGrace+5*time.Second, <-stderr)
+	}
+	log := <-stderr
+	t.Logf("exited %v after the signal", time.Since(t0).Round(time.Millisecond))
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted || !strings.Contains(log, "given up") {
+		t.Fatalf("exit %d, want %d and the stalled output given up:\n%s", code, exitInterrupted, log)
+	}
+	if n := len(fftest.FramePts(t, keep)); n == 0 {
+		t.Fatal("the healthy output was not finalised")
 	}
 	noPartials(t, d)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -79,15 +80,16 @@ func chainMode(s *settings) error {
 // onSignals: the first SIGINT/SIGTERM cancels stop (finish gracefully); the second aborts
 // (abort removes the partial outputs) and exits at once.
 func onSignals(log *zap.Logger, abort func()) (stop context.Context, release func()) {
-	return onSignalsFrom(log, abort, func() bool { return true }, func(time.Duration) string { return "" })
+	return onSignalsFrom(log, abort, func() bool { return true }, func(time.Duration) ([]string, bool) { return nil, true })
 }
 
 // onSignalsFrom is onSignals for a run that starts once opened: before it has (started false)
 // there is nothing to finish, and an open that stop cannot interrupt (a FIFO, stdin, an output
-// connecting) is abandoned after openGrace as after a second signal. After it has, an output
-// whose writes have been blocked for stallGrace (stalled: a receiver that stopped reading)
-// cannot be finished either, and is abandoned the same way.
-func onSignalsFrom(log *zap.Logger, abort func(), started func() bool, stalled func(time.Duration) string) (stop context.Context, release func()) {
+// connecting) is abandoned after openGrace as after a second signal. After it has, outputs
+// whose writes have been blocked for stallGrace (a receiver that stopped reading) cannot be
+// finished: abandonStalled gives up on them so the others can be; when it cannot (a FIFO or a
+// pipe), the run is abandoned as after a second signal.
+func onSignalsFrom(log *zap.Logger, abort func(), started func() bool, abandonStalled func(time.Duration) ([]string, bool)) (stop context.Context, release func()) {
 	stop, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
 	var mu sync.Mutex // held from abandoning to the exit: release then blocks
@@ -124,9 +126,13 @@ func onSignalsFrom(log *zap.Logger, abort func(), started func() bool, stalled f
 				err = pipeline.ErrInterruptedOpening
 				break wait
 			case <-tick:
-				if name := stalled(stallGrace); name != "" {
-					err = fmt.Errorf("stopped: %s accepted no data for %v, so it cannot be finished; outputs not finished were removed", name, stallGrace)
+				names, ok := abandonStalled(stallGrace)
+				if !ok {
+					err = fmt.Errorf("stopped: %s accepted no data for %v, so it cannot be finished; outputs not finished were removed", strings.Join(names, ", "), stallGrace)
 					break wait
+				}
+				if len(names) > 0 {
+					log.Warn("stopping: these outputs accepted no data and are given up; finishing the others", zap.Strings("outputs", names), zap.Duration("for", stallGrace))
 				}
 			}
 		}
@@ -187,7 +193,7 @@ func upscaleVideo(input string, s *settings, stderr io.Writer, log *zap.Logger) 
 		Realtime: s.realtime, InputTimeout: time.Duration(s.inputTimeout) * time.Second, OutputTimeout: time.Duration(s.outputTimeout) * time.Second, Queue: s.queue, MaxDelay: time.Duration(s.maxDelay * float64(time.Second)), MaxFrames: s.frames, Segment: seg, Log: log, Progress: bar.update})
 	defer p.Close()
 	var started atomic.Bool
-	stop, release := onSignalsFrom(log, p.Abort, started.Load, p.StalledOutput)
+	stop, release := onSignalsFrom(log, p.Abort, started.Load, p.AbandonStalled)
 	defer release()
 	network := pipeline.IsNetwork(input) // a live stream is read as soon as it opens: the model first
 	if !network {
