@@ -102,6 +102,49 @@ func TestGStreamer(t *testing.T) {
 	if err == nil || !strings.Contains(out, "hitsr: model file") {
 		t.Errorf("a missing model: %v\n%s", err, out)
 	}
+
+	// I420 is BT.601 limited range on both pads: BT.709 is refused at linking, and through
+	// videoconvert a solid colour comes out as videoconvert's own conversion gives it.
+	const solid = "videotestsrc num-buffers=1 pattern=solid-color foreground-color=0xff20c040 ! video/x-raw,width=32,height=24,format=I420,colorimetry=bt709"
+	if out, err := gst(t, dir, nil, strings.Fields("gst-launch-1.0 -q "+solid+" ! hitsr device=cpu ! fakesink")...); err == nil || !strings.Contains(out, "can't handle caps") {
+		t.Errorf("BT.709 I420 into the element: %v\n%s", err, out)
+	}
+	pixel := func(scaler string) [3]byte {
+		file := filepath.Join(tmp, "solid.raw")
+		if out, err := gst(t, dir, nil, strings.Fields("gst-launch-1.0 -q "+solid+" ! videoconvert ! "+scaler+" ! video/x-raw,format=RGB,width=64,height=48 ! filesink location="+file)...); err != nil {
+			t.Fatalf("%s: %v\n%s", scaler, err, out)
+		}
+		b, _ := os.ReadFile(file)
+		i := (24*64 + 32) * 3
+		return [3]byte{b[i], b[i+1], b[i+2]}
+	}
+	got, want := pixel("hitsr device=cpu mode=fidelity"), pixel("videoscale")
+	for c := range 3 {
+		if d := int(got[c]) - int(want[c]); d < -4 || d > 4 {
+			t.Errorf("solid BT.709 colour through videoconvert: %v, videoconvert alone %v", got, want)
+			break
+		}
+	}
+
+	// A width offered as a list upstream maps across the element.
+	if out, err := gst(t, dir, nil, strings.Fields("gst-launch-1.0 -q videotestsrc num-buffers=2 ! video/x-raw,width={64,128},height=48 ! hitsr device=cpu ! fakesink")...); err != nil {
+		t.Errorf("a list of widths: %v\n%s", err, out)
+	}
+
+	// A property set while the element runs is refused with a warning; the stream goes on at the
+	// scale it started with (testdata/props.c).
+	props := filepath.Join(tmp, "props")
+	cflags, err := exec.Command("pkg-config", "--cflags", "--libs", "gstreamer-1.0").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cc", append([]string{"-Wall", "-Wextra", "-Werror", "-o", props, filepath.Join("gst", "testdata", "props.c")},
+		strings.Fields(string(cflags))...)...).CombinedOutput(); err != nil {
+		t.Fatalf("cc props.c: %v\n%s", err, out)
+	}
+	if out, err := gst(t, dir, nil, props); err != nil || !strings.Contains(out, "ok") {
+		t.Errorf("a property set while running: %v\n%s", err, out)
+	}
 }
 
 func psnr(a, b []byte) float64 {

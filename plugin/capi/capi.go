@@ -7,6 +7,26 @@ package main
 #include <stdlib.h>
 #define HITSR_NO_PROTOTYPES
 #include "hitsr.h"
+
+#include <pthread.h>
+
+// The last failed hitsr_open, or call given a handle that is not open, of each thread
+// (hitsr_error(0)): a thread's string stays valid until its next such failure, whatever the
+// other threads do, and is freed when the thread ends. A C thread calling into Go runs the
+// call on itself, so a thread-specific slot holds.
+static pthread_key_t err_key;
+static pthread_once_t err_once = PTHREAD_ONCE_INIT;
+static void err_key_init(void) { pthread_key_create(&err_key, free); }
+static void set_thread_err(char *s) {
+	pthread_once(&err_once, err_key_init);
+	free(pthread_getspecific(err_key));
+	pthread_setspecific(err_key, s);
+}
+static const char *get_thread_err(void) {
+	pthread_once(&err_once, err_key_init);
+	const char *s = pthread_getspecific(err_key);
+	return s ? s : "";
+}
 */
 import "C"
 
@@ -14,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/cgo"
-	"sync"
 	"unsafe"
 
 	"github.com/hitsr/hitsr/plugin"
@@ -26,12 +45,6 @@ func main() {}
 type filter struct {
 	f   *plugin.Filter
 	err *C.char
-}
-
-// openErr is the last failed hitsr_open's error (hitsr_error(0)).
-var openErr struct {
-	sync.Mutex
-	s *C.char
 }
 
 func setErr(dst **C.char, err error) C.int {
@@ -49,14 +62,21 @@ func guard(err *error) {
 	}
 }
 
+// errNotOpen is the error of a call given a handle that hitsr_open did not return or that is closed.
+var errNotOpen = errors.New("not an open hitsr handle (closed, or not from hitsr_open)")
+
 func lookup(h C.hitsr_t) (fl *filter, err error) {
-	defer guard(&err)
+	defer func() {
+		if recover() != nil { // cgo.Handle panics on a value it never issued or has deleted
+			fl, err = nil, errNotOpen
+		}
+	}()
 	if h == 0 {
 		return nil, errors.New("null handle")
 	}
 	fl, ok := cgo.Handle(h).Value().(*filter)
 	if !ok {
-		return nil, errors.New("not a hitsr handle")
+		return nil, errNotOpen
 	}
 	return fl, nil
 }
@@ -85,9 +105,7 @@ func hitsr_open(out *C.hitsr_t, model, device, mode *C.char, scales *C.int, nsca
 		return plugin.Open(plugin.Options{Model: goString(model), Device: goString(device), Mode: goString(mode), Scales: sc})
 	}()
 	if err != nil {
-		openErr.Lock()
-		defer openErr.Unlock()
-		return setErr(&openErr.s, err)
+		return handleErr(err)
 	}
 	*out = C.hitsr_t(cgo.NewHandle(&filter{f: f}))
 	return C.HITSR_OK
@@ -116,11 +134,11 @@ func planes(fr *C.hitsr_frame) (*plugin.Planes, error) {
 	return p, nil
 }
 
-// handleErr records an error about a handle itself (hitsr_error(0)).
+// handleErr records, for this thread, a failed open or an error about a handle itself
+// (hitsr_error(0)).
 func handleErr(err error) C.int {
-	openErr.Lock()
-	defer openErr.Unlock()
-	return setErr(&openErr.s, err)
+	C.set_thread_err(C.CString(err.Error()))
+	return C.HITSR_ERROR
 }
 
 //export hitsr_push
@@ -214,12 +232,7 @@ var empty = C.CString("")
 func hitsr_error(h C.hitsr_t) *C.char {
 	s := empty
 	if h == 0 {
-		openErr.Lock()
-		defer openErr.Unlock()
-		if openErr.s != nil {
-			s = openErr.s
-		}
-		return s
+		return C.get_thread_err()
 	}
 	if fl, err := lookup(h); err == nil && fl.err != nil {
 		s = fl.err

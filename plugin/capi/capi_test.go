@@ -28,7 +28,7 @@ var reRSS = regexp.MustCompile(`ok: (\d+) cycles, rss (\d+) kB after \d+, (\d+) 
 func TestCABILeaks(t *testing.T) {
 	dir := plugintest.Build(t)
 	bin := filepath.Join(t.TempDir(), "cabi_test")
-	cc := exec.Command("cc", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fsanitize=address", "-fno-omit-frame-pointer",
+	cc := exec.Command("cc", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fsanitize=address", "-fno-omit-frame-pointer", "-pthread",
 		"-o", bin, filepath.Join("testdata", "cabi_test.c"), "-I"+dir, "-L"+dir, "-lhitsr", "-Wl,-rpath,"+dir)
 	if out, err := cc.CombinedOutput(); err != nil {
 		t.Fatalf("cc: %v\n%s", err, out)

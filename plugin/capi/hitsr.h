@@ -67,8 +67,9 @@ int hitsr_flush(hitsr_t h);
 /* Frees the filter and its model; h is invalid afterwards. */
 void hitsr_close(hitsr_t h);
 
-/* The last error on h (0: the last failed hitsr_open of the process), or "" when none. Valid
- * until the next call on h (for 0: the next hitsr_open). */
+/* The last error on h, or "" when none; valid until the next call on h. hitsr_error(0) is, for
+ * the calling thread, the last failed hitsr_open or call given a handle that is not open (closed,
+ * or never returned by hitsr_open); valid until that thread's next such failure. */
 const char *hitsr_error(hitsr_t h);
 #endif
 

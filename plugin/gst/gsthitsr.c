@@ -2,9 +2,11 @@
  *
  *   gst-launch-1.0 videotestsrc ! video/x-raw,width=320,height=180 ! hitsr scale=2 ! videoconvert ! autovideosink
  *
- * Caps: RGB, RGBA or I420 in and out (the formats may differ), the source pad's size is the
- * sink pad's × scale. Properties: scale (1, 2, 4), mode, device, model. The model is loaded
- * when the element starts (READY → PAUSED) and freed when it stops. */
+ * Caps: RGB, RGBA or I420 (BT.601 limited range, as libhitsr reads and writes it) in and out (the
+ * formats may differ), the source pad's size is the sink pad's × scale. Properties: scale (1..16;
+ * the model's own are 1, 2 and 4, others are resampled from the next larger), mode, device, model.
+ * The model is loaded when the element starts (READY → PAUSED) and freed when it stops; the
+ * properties change only while it is stopped. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -31,15 +33,18 @@ G_DEFINE_TYPE(GstHitsr, gst_hitsr, GST_TYPE_VIDEO_FILTER)
 
 enum { PROP_0, PROP_SCALE, PROP_MODE, PROP_DEVICE, PROP_MODEL };
 
-#define FORMATS "{ RGB, RGBA, I420 }"
-static GstStaticPadTemplate sink_template =
-    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(FORMATS)));
-static GstStaticPadTemplate src_template =
-    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(FORMATS)));
+#define CAPS GST_VIDEO_CAPS_MAKE("{ RGB, RGBA }") "; " GST_VIDEO_CAPS_MAKE("I420") ", colorimetry = (string) bt601"
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(CAPS));
 
 static void gst_hitsr_set_property(GObject *obj, guint id, const GValue *v, GParamSpec *spec) {
 	GstHitsr *self = GST_HITSR(obj);
 	GST_OBJECT_LOCK(self);
+	if (self->h) { /* the model is loaded with the values it started with */
+		GST_OBJECT_UNLOCK(self);
+		GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS, ("hitsr: %s can only be changed while the element is stopped (NULL or READY); kept as it was", spec->name), (NULL));
+		return;
+	}
 	switch (id) {
 	case PROP_SCALE:
 		self->scale = g_value_get_int(v);
@@ -60,8 +65,6 @@ static void gst_hitsr_set_property(GObject *obj, guint id, const GValue *v, GPar
 		G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, spec);
 	}
 	GST_OBJECT_UNLOCK(self);
-	if (id == PROP_SCALE)
-		gst_base_transform_reconfigure_src(GST_BASE_TRANSFORM(obj));
 }
 
 static void gst_hitsr_get_property(GObject *obj, guint id, GValue *v, GParamSpec *spec) {
@@ -107,7 +110,18 @@ static gboolean scale_dim(const GValue *in, GValue *out, gint scale, gboolean up
 		gst_value_set_int_range(out, MAX(lo, 1), MAX(hi, 1));
 		return TRUE;
 	}
-	return FALSE; /* lists are not produced by the usual elements */
+	if (GST_VALUE_HOLDS_LIST(in)) {
+		g_value_init(out, GST_TYPE_LIST);
+		for (guint i = 0; i < gst_value_list_get_size(in); i++) {
+			GValue o = G_VALUE_INIT;
+			if (scale_dim(gst_value_list_get_value(in, i), &o, scale, up))
+				gst_value_list_append_and_take_value(out, &o);
+		}
+		if (gst_value_list_get_size(out) > 0)
+			return TRUE;
+		g_value_unset(out);
+	}
+	return FALSE;
 }
 
 static GstCaps *gst_hitsr_transform_caps(GstBaseTransform *bt, GstPadDirection dir, GstCaps *caps, GstCaps *filter) {
@@ -130,7 +144,7 @@ static GstCaps *gst_hitsr_transform_caps(GstBaseTransform *bt, GstPadDirection d
 			gst_structure_take_value(s, "width", &w);
 			gst_structure_take_value(s, "height", &h);
 		}
-		gst_structure_remove_field(s, "format"); /* any of FORMATS on the other side */
+		gst_structure_remove_fields(s, "format", "colorimetry", "chroma-site", NULL); /* the other side's template sets them */
 		gst_caps_append_structure(res, s);
 	}
 	GstCaps *tmpl = gst_static_pad_template_get_caps(up ? &src_template : &sink_template);
@@ -245,7 +259,7 @@ static void gst_hitsr_class_init(GstHitsrClass *klass) {
 	oc->finalize = gst_hitsr_finalize;
 	GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
 	g_object_class_install_property(oc, PROP_SCALE,
-	                                g_param_spec_int("scale", "Scale", "Output size ÷ input size (a model scale: 1, 2 or 4)", 1, 16, 2, rw));
+	                                g_param_spec_int("scale", "Scale", "Output size ÷ input size (the model's own: 1, 2, 4; others are resampled from the next larger)", 1, 16, 2, rw));
 	g_object_class_install_property(oc, PROP_MODE,
 	                                g_param_spec_string("mode", "Mode", "fidelity (the conv backbone, fast), full (the token pass) or auto", "auto", rw));
 	g_object_class_install_property(oc, PROP_DEVICE,
@@ -253,7 +267,7 @@ static void gst_hitsr_class_init(GstHitsrClass *klass) {
 	g_object_class_install_property(oc, PROP_MODEL,
 	                                g_param_spec_string("model", "Model", "Weights file (empty: the model built into libhitsr)", "", rw));
 	gst_element_class_set_static_metadata(ec, "hitsr super-resolution", "Filter/Effect/Video/Scaler",
-	                                      "Upscales video ×1/×2/×4 with the hitsr model", "hitsr");
+	                                      "Upscales video with the hitsr model (×1, ×2, ×4 natively)", "hitsr");
 	gst_element_class_add_static_pad_template(ec, &sink_template);
 	gst_element_class_add_static_pad_template(ec, &src_template);
 	bc->transform_caps = gst_hitsr_transform_caps;

@@ -1,5 +1,6 @@
 /* The C ABI from C: open, push packed and planar frames, pull each scale, flush, errors,
  * close; run CYCLES times (under valgrind by TestCABI: nothing may leak). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,36 @@ static int cycle(const char *model) {
 	return rc;
 }
 
+/* hitsr_error(0) is per thread: while another thread keeps failing calls on a handle that is not
+ * open, this thread's own failed open keeps its message (AddressSanitizer: no use after free). */
+static volatile int stop_pushing;
+static void *push_closed(void *arg) {
+	hitsr_frame f;
+	memset(&f, 0, sizeof f);
+	(void)arg;
+	while (!stop_pushing)
+		hitsr_push((hitsr_t)12345, &f);
+	return NULL;
+}
+
+static int thread_errors(void) {
+	pthread_t t;
+	int scales[] = {2}, rc = 0;
+	pthread_create(&t, NULL, push_closed, NULL);
+	for (int i = 0; !rc && i < 2000; i++) {
+		hitsr_t h;
+		hitsr_open(&h, NULL, "cpu", NULL, scales, 0);
+		for (int k = 0; !rc && k < 20; k++)
+			if (!strstr(hitsr_error(0), "0 scales"))
+				rc = fail("this thread's open error, while another thread fails", 0);
+	}
+	stop_pushing = 1;
+	pthread_join(t, NULL);
+	if (!rc && (hitsr_push((hitsr_t)12345, NULL) != HITSR_ERROR || !strstr(hitsr_error(0), "not an open hitsr handle")))
+		rc = fail("a handle that is not open", 0);
+	return rc;
+}
+
 /* rss_kb is this process's resident memory. */
 static long rss_kb(void) {
 	char line[256];
@@ -122,6 +153,8 @@ int main(int argc, char **argv) {
 	}
 	int cycles = atoi(argv[2]);
 	skip_close = argc > 3 && !strcmp(argv[3], "leak");
+	if (thread_errors())
+		return 1;
 	long early = 0;
 	for (int i = 0; i < cycles; i++) {
 		if (cycle(*argv[1] ? argv[1] : NULL))
