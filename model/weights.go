@@ -4,7 +4,10 @@ package model
 
 import (
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"slices"
@@ -35,9 +38,53 @@ type File struct {
 // MB is a large one). Lengths in the file's header are checked against its size by Parse.
 const MaxFileBytes = 2 << 30
 
-// readModelFile reads a weights file: a regular file of at most MaxFileBytes.
+// maxHeaderBytes is the largest safetensors header read (the format's reference limit).
+const maxHeaderBytes = 100_000_000
+
+// checkHeader refuses, from its header alone, a file that cannot be a safetensors file of its
+// size: a header length past the file, a header that is not the JSON of tensor entries, or
+// tensor data that does not end where the file does. A large hostile file is refused before it
+// is read whole.
+func checkHeader(r io.ReaderAt, size int64) error {
+	var n [8]byte
+	if _, err := r.ReadAt(n[:], 0); err != nil {
+		return errors.New("not a safetensors model file: shorter than its 8-byte header length")
+	}
+	hl := binary.LittleEndian.Uint64(n[:])
+	if hl > maxHeaderBytes || hl > uint64(size-8) {
+		return fmt.Errorf("not a safetensors model file: a %d-byte header in a %d-byte file", hl, size)
+	}
+	hdr := make([]byte, hl)
+	if _, err := r.ReadAt(hdr, 8); err != nil {
+		return err
+	}
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(hdr, &entries); err != nil {
+		return fmt.Errorf("not a safetensors model file: header: %w", err)
+	}
+	var end int64
+	for name, raw := range entries {
+		var e struct {
+			DataOffsets [2]int64 `json:"data_offsets"`
+		}
+		if name == "__metadata__" {
+			continue
+		}
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("not a safetensors model file: tensor %s: %w", name, err)
+		}
+		end = max(end, e.DataOffsets[1])
+	}
+	if data := size - 8 - int64(hl); end != data {
+		return fmt.Errorf("not a safetensors model file: its header describes %d bytes of tensor data, the file holds %d", end, data)
+	}
+	return nil
+}
+
+// readModelFile reads a weights file: a regular file of at most MaxFileBytes whose header
+// matches its size.
 func readModelFile(path string) ([]byte, error) {
-	buf, err := regfile.Read(path, MaxFileBytes)
+	buf, err := regfile.ReadChecked(path, MaxFileBytes, checkHeader)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -6,7 +6,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -153,5 +155,55 @@ func TestShippedModelPassesChecks(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("built-in model: %v", err)
+	}
+}
+
+// A large file whose header cannot describe it is refused from its first bytes, before it is
+// read whole: a 1 GiB file of zeros (sparse), a header length past the end, and a header whose
+// tensors end before or after the file does.
+func TestHeaderCheckedFirst(t *testing.T) {
+	d := t.TempDir()
+	header := func(name, json string, data int64) string {
+		p := filepath.Join(d, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		binary.Write(f, binary.LittleEndian, uint64(len(json)))
+		f.WriteString(json)
+		if err := f.Truncate(8 + int64(len(json)) + data); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	zeros := filepath.Join(d, "zeros.safetensors")
+	if f, err := os.Create(zeros); err != nil || f.Truncate(1<<30) != nil || f.Close() != nil {
+		t.Fatal(err)
+	}
+	longHeader := filepath.Join(d, "long.safetensors")
+	os.WriteFile(longHeader, binary.LittleEndian.AppendUint64(nil, 1<<40), 0o644)
+	const entry = `{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`
+	for name, c := range map[string]struct {
+		path, msg string
+	}{
+		"1 GiB of zeros":        {zeros, "header: unexpected end of JSON input"},
+		"header past the end":   {longHeader, "-byte header in a 8-byte file"},
+		"data short of the end": {header("short.safetensors", entry, 1<<30), "describes 16 bytes of tensor data, the file holds 1073741824"},
+		"data past the end":     {header("past.safetensors", entry, 8), "describes 16 bytes of tensor data, the file holds 8"},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := model.ReadFile(c.path)
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: %v, want %q", name, err, c.msg)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+			t.Errorf("%s: %d MB allocated before the refusal", name, grew>>20)
+		}
+	}
+	if _, err := model.ReadFile(header("ok.safetensors", entry, 16)); err != nil {
+		t.Errorf("a header that matches its file: %v", err)
 	}
 }

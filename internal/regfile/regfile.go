@@ -23,7 +23,11 @@ func (e *TooLargeError) Error() string {
 
 // Read returns the contents of the regular file at path, at most limit bytes. Errors do not
 // name the path (callers do); os errors are unwrapped to their errno (errors.Is still holds).
-func Read(path string, limit int64) ([]byte, error) {
+func Read(path string, limit int64) ([]byte, error) { return ReadChecked(path, limit, nil) }
+
+// ReadChecked is Read where check, given the opened file and its size, may refuse it before
+// it is read whole (a large file whose first bytes already show it is not what it claims).
+func ReadChecked(path string, limit int64, check func(r io.ReaderAt, size int64) error) ([]byte, error) {
 	// Refuse before opening: opening a FIFO blocks, and opening a device can have effects.
 	if fi, err := os.Stat(path); err != nil {
 		return nil, unwrapPath(err)
@@ -44,6 +48,11 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, ErrNotRegular
 	case fi.Size() > limit:
 		return nil, &TooLargeError{limit}
+	}
+	if check != nil {
+		if err := check(f, fi.Size()); err != nil {
+			return nil, unwrapPath(err)
+		}
 	}
 	// Bounded even if the file grows while it is read.
 	var buf bytes.Buffer
