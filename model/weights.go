@@ -64,11 +64,11 @@ func checkHeader(r io.ReaderAt, size int64) error {
 	}
 	var end int64
 	for name, raw := range entries {
-		var e struct {
-			DataOffsets [2]int64 `json:"data_offsets"`
-		}
 		if name == "__metadata__" {
 			continue
+		}
+		var e struct {
+			DataOffsets [2]int64 `json:"data_offsets"`
 		}
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return fmt.Errorf("not a safetensors model file: tensor %s: %w", name, err)
