@@ -349,6 +349,23 @@ outputs:
 	}
 }
 
+// exitWithin waits for cmd, started after the last signal was sent, at most d: past it the
+// process is killed and the test fails with its stderr. It returns how long the wait took.
+func exitWithin(t *testing.T, cmd *exec.Cmd, stderr <-chan string, d time.Duration, what string) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s: still running %v after the signal\n%s", what, d, <-stderr)
+	}
+	return time.Since(t0).Round(time.Millisecond)
+}
+
 // startCLI starts the binary and waits for its "upscaling" line; the rest of stderr is
 // collected into the returned channel when the process ends.
 func startCLI(t *testing.T, bin string, args ...string) (*exec.Cmd, <-chan string) {
@@ -460,17 +477,7 @@ func TestSignals(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGINT)
 	time.Sleep(100 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
-	t0 = time.Now()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("two SIGINTs: still running 2 s after the second\n%s", <-stderr)
-	}
-	t.Logf("two SIGINTs: exited %v after the second", time.Since(t0).Round(time.Millisecond))
+	t.Logf("two SIGINTs: exited %v after the second", exitWithin(t, cmd, stderr, 2*time.Second, "two SIGINTs"))
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
 		t.Fatalf("two SIGINTs: exit %d, want %d", code, exitInterrupted)
 	}
@@ -503,17 +510,7 @@ func TestSignals(t *testing.T) {
 	cmd, stderr = startCLI(t, bin, append([]string{long, "--out", "640x480:" + fifo2 + "#codec=rawvideo", "--out", "4:" + part}, flags...)...)
 	time.Sleep(1500 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
-	t0 = time.Now()
-	done = make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(stallGrace + 3*time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("one SIGINT, an output stuck: still running %v after it\n%s", stallGrace+3*time.Second, <-stderr)
-	}
-	t.Logf("one SIGINT, an output stuck: exited %v after it", time.Since(t0).Round(time.Millisecond))
+	t.Logf("one SIGINT, an output stuck: exited %v after it", exitWithin(t, cmd, stderr, stallGrace+3*time.Second, "one SIGINT, an output stuck"))
 	lines = strings.Split(strings.TrimSpace(<-stderr), "\n")
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted || !strings.Contains(lines[len(lines)-1], "accepted no data for 5s") {
 		t.Fatalf("one SIGINT, an output stuck: exit %d, last line %q", code, lines[len(lines)-1])
@@ -539,7 +536,7 @@ func TestSignals(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGINT)
 	time.Sleep(100 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
-	done = make(chan struct{})
+	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	select {
 	case <-done:
