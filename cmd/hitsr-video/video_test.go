@@ -349,6 +349,19 @@ outputs:
 	}
 }
 
+// stuckFIFO makes a FIFO at path with a reader that never reads (closed when the test ends).
+func stuckFIFO(t *testing.T, path string) {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Close() })
+}
+
 // exitWithin waits for cmd, started after the last signal was sent, at most d: past it the
 // process is killed and the test fails with its stderr. It returns how long the wait took.
 func exitWithin(t *testing.T, cmd *exec.Cmd, stderr <-chan string, d time.Duration, what string) time.Duration {
@@ -463,14 +476,7 @@ func TestSignals(t *testing.T) {
 	}
 
 	fifo, part := filepath.Join(d, "stuck.nut"), filepath.Join(d, "4x.mkv")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	reader, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0) // opened, never read
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
+	stuckFIFO(t, fifo)
 	// one raw 640x480 frame overfills the FIFO's buffer
 	cmd, stderr = startCLI(t, bin, append([]string{long, "--out", "640x480:" + fifo + "#codec=rawvideo", "--out", "4:" + part}, flags...)...)
 	time.Sleep(1500 * time.Millisecond)
@@ -499,14 +505,7 @@ func TestSignals(t *testing.T) {
 	// finished, so after stallGrace the run is abandoned as after a second signal (a supervisor's
 	// SIGTERM is not left hanging).
 	fifo2 := filepath.Join(d, "stuck2.nut")
-	if err := syscall.Mkfifo(fifo2, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	reader2, err := os.OpenFile(fifo2, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader2.Close()
+	stuckFIFO(t, fifo2)
 	cmd, stderr = startCLI(t, bin, append([]string{long, "--out", "640x480:" + fifo2 + "#codec=rawvideo", "--out", "4:" + part}, flags...)...)
 	time.Sleep(1500 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
