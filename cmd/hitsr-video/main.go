@@ -321,8 +321,11 @@ func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) 
 		return err
 	}
 	var targets []hitsr.Target
+	var names []string
 	for _, o := range s.outs {
 		targets = append(targets, o.target)
+		w, h, _ := o.target.Size(img.W, img.H) // checked with the header
+		names = append(names, fmt.Sprintf("%s (%dx%d)", o.path, w, h))
 	}
 	m, notice, err := s.load()
 	if err != nil {
@@ -332,6 +335,7 @@ func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) 
 	if notice != "" {
 		log.Info(notice)
 	}
+	log.Info("upscaling", zap.String("input", input), zap.String("size", fmt.Sprintf("%dx%d", img.W, img.H)), zap.Strings("outputs", names))
 	res, err := m.UpscaleTo(img, targets...)
 	if err != nil {
 		return fail(exitFailure, "%s: %v", input, err)

@@ -412,19 +412,17 @@ func TestImageSignals(t *testing.T) {
 		d := t.TempDir()
 		in := filepath.Join(d, "in.png")
 		fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=1920x1080", "-frames:v", "1", in)
-		cmd := exec.Command(bin, in, "--out", filepath.Join(d, "4x.png"), "--out", filepath.Join(d, "2x.jpg"),
+		// after its "upscaling" line (a signal before main runs kills any Go program): loading the
+		// model and upscaling take ~10 s on 2 cores
+		cmd, stderr := startCLI(t, bin, in, "--out", filepath.Join(d, "4x.png"), "--out", filepath.Join(d, "2x.jpg"),
 			"--device", "cpu", "--mode", "fidelity")
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(700 * time.Millisecond) // loading the model and upscaling take ~10 s on 2 cores
+		time.Sleep(200 * time.Millisecond)
 		cmd.Process.Signal(sig)
 		cmd.Wait()
-		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		log := <-stderr
+		lines := strings.Split(strings.TrimSpace(log), "\n")
 		if code := cmd.ProcessState.ExitCode(); code != exitInterrupted || !strings.Contains(lines[len(lines)-1], "stopped by") {
-			t.Fatalf("%v: exit %d, want %d\n%s", sig, code, exitInterrupted, stderr.String())
+			t.Fatalf("%v: exit %d, want %d\n%s", sig, code, exitInterrupted, log)
 		}
 		if ents, _ := os.ReadDir(d); len(ents) != 1 {
 			t.Errorf("%v: the folder holds %v, want the input alone", sig, ents)
