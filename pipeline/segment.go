@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 
@@ -80,8 +81,8 @@ func (in *input) selectSegment(s *SegmentRun) error {
 // exact as the container's index (MPEG-TS has none).
 func (in *input) seekKey(start, first int64) error {
 	pkt := astiav.AllocPacket()
-	back := astiav.RescaleQ(1, astiav.NewRational(1, 1), in.timeBase())
-	for target := start; ; target = max(first, target-back) {
+	back := max(astiav.RescaleQ(1, astiav.NewRational(1, 1), in.timeBase()), 1)
+	for target := start; ; {
 		if err := in.fc.SeekFrame(in.vst.Index(), target, astiav.NewSeekFlags(astiav.SeekFlagBackward)); err != nil {
 			pkt.Free()
 			return err
@@ -100,11 +101,18 @@ func (in *input) seekKey(start, first int64) error {
 			}
 			pkt.Unref()
 		}
-		if target == first {
+		if target <= first {
 			pkt.Free()
 			return fmt.Errorf("no keyframe at or before it")
 		}
-		back *= 2
+		// back off twice as far each time, down to first (in unsigned arithmetic: a plan's extreme
+		// timestamps must not wrap around and loop for ever)
+		if uint64(target)-uint64(first) <= uint64(back) {
+			target = first
+		} else {
+			target -= back
+		}
+		back = min(back, math.MaxInt64/2) * 2
 	}
 }
 

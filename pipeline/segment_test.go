@@ -2,10 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hitsr/hitsr/hitsr"
 	"github.com/hitsr/hitsr/internal/fftest"
@@ -50,5 +53,35 @@ func TestSegmentsJoined(t *testing.T) {
 				t.Fatalf("the joined output differs from the single run's:\n%s\n---\n%s", b, a)
 			}
 		})
+	}
+}
+
+// A plan whose first segment starts at the bottom of int64 (hand-edited, its id recomputed by
+// whoever edited it): seeking back for a keyframe ends in an error, not a loop whose step
+// wrapped around.
+func TestSegmentSeekExtremes(t *testing.T) {
+	fftest.Need(t, "ffmpeg")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.mp4")
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=2", "-c:v", "libx264", "-g", "10", src)
+	plan, err := MakePlan(context.Background(), PlanOptions{Input: src, Segments: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Segments[0].Start, plan.Segments[0].End, plan.Segments[1].Start = math.MinInt64, -1000, -1000
+	plan.ID = plan.hash()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), &bicubic{}, Options{Input: src, Segment: &SegmentRun{Plan: plan, Index: 1},
+			Outputs: []Output{fast(filepath.Join(dir, "2x.mkv"), hitsr.Target{Scale: 2})}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no keyframe at or before it") {
+			t.Errorf("segment 1 from %d: %v", plan.Segments[1].Start, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still seeking after 30 s")
 	}
 }
