@@ -259,6 +259,9 @@ func ReadPlan(path string) (*Plan, error) {
 	if err := d.Decode(&p); err != nil {
 		return nil, errf(KindUsage, "plan %s: not a plan file: %v", path, err)
 	}
+	if len(bytes.TrimSpace(b[d.InputOffset():])) > 0 {
+		return nil, errf(KindUsage, "plan %s: not a plan file: data after the plan", path)
+	}
 	if err := p.check(); err != nil {
 		return nil, errf(KindUsage, "plan %s: %v", path, err)
 	}
@@ -279,6 +282,9 @@ func (p *Plan) check() error {
 	for i, s := range p.Segments {
 		if s.End <= s.Start || s.Frames <= 0 || i > 0 && s.Start != p.Segments[i-1].End {
 			return fmt.Errorf("segment %d: not a range that follows the previous one", i)
+		}
+		if s.Frames > p.Source.Frames-n {
+			return fmt.Errorf("the segments hold more frames than the source's %d", p.Source.Frames)
 		}
 		n += s.Frames
 	}

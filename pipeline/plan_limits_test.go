@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,5 +55,38 @@ func TestPlanSizeLimit(t *testing.T) {
 	}
 	if n := len(p.JSON()); n > maxPlanBytes {
 		t.Fatalf("a 100,000-segment plan is %d bytes, over the %d-byte cap", n, maxPlanBytes)
+	}
+}
+
+// A plan file must hold one plan: data after it (garbage, a second plan) is refused, and frame
+// counts whose sum would overflow are refused before they are added.
+func TestReadPlanStrict(t *testing.T) {
+	d := t.TempDir()
+	p := Plan{Version: planVersion, Source: Source{TimeBase: "1/25", Frames: 10}, Segments: []Segment{{Start: 0, End: 10, Frames: 10}}}
+	p.ID = p.hash()
+	write := func(name string, b []byte) string {
+		path := filepath.Join(d, name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	if _, err := ReadPlan(write("ok.json", append(p.JSON(), "\n \n"...))); err != nil {
+		t.Fatalf("a plan with trailing blank lines: %v", err)
+	}
+	for name, b := range map[string][]byte{
+		"garbage.json": append(p.JSON(), "garbage"...),
+		"twice.json":   append(p.JSON(), p.JSON()...),
+		"brace.json":   append(p.JSON(), '}'),
+	} {
+		if _, err := ReadPlan(write(name, b)); err == nil || !strings.Contains(err.Error(), "data after the plan") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	big := p
+	big.Segments = []Segment{{Start: 0, End: 5, Frames: math.MaxInt}, {Start: 5, End: 10, Frames: math.MaxInt}}
+	big.ID = big.hash()
+	if _, err := ReadPlan(write("big.json", big.JSON())); err == nil || !strings.Contains(err.Error(), "more frames than the source's 10") {
+		t.Errorf("frame counts past int: %v", err)
 	}
 }

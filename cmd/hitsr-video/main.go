@@ -286,6 +286,9 @@ func discardOnSignal(log *zap.Logger, files []*pipeline.File) (release func()) {
 }
 
 func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) error {
+	if s.plan != "" || s.segment != "" {
+		return fail(exitUsage, "%s: --plan and --segment are for video inputs (an image is one frame)", input)
+	}
 	paths := make([]string, len(s.outs))
 	for i, o := range s.outs {
 		if s.vf != "" || o.opts[vfKey] != "" {

@@ -150,6 +150,7 @@ func TestCLIErrors(t *testing.T) {
 		{"two inputs", []string{in, in, "--out", out}, exitUsage, "exactly one"},
 		{"unknown flag", []string{in, "--out", out, "--frobnicate"}, exitUsage, "frobnicate"},
 		{"video", []string{filepath.Join(d, "a.mp4"), "--out", out}, exitUsage, "video"},
+		{"image with a plan", []string{in, "--out", out, "--plan", "/nonexistent.json", "--segment", "abc"}, exitUsage, "--plan and --segment are for video inputs"},
 		{"missing model", []string{in, "--out", out, "--model", filepath.Join(d, "none.safetensors")}, exitModel, "model"},
 		{"not a model", []string{in, "--out", out, "--model", corrupt}, exitModel, "corrupt.png: not a safetensors model file: "},
 		{"bad model", []string{in, "--out", out, "--model", badModel}, exitModel, ""},
