@@ -54,6 +54,9 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Logge
 		if err != nil || (v != 2 && v != 4) {
 			return fail(exitUsage, "--scales %q: each scale must be 2 or 4", *scalesFlag)
 		}
+		if slices.Contains(scales, v) {
+			return fail(exitUsage, "--scales %q: %d given twice", *scalesFlag, v)
+		}
 		scales = append(scales, v)
 	}
 	for _, p := range []string{*csvPath, *chartPath} {
@@ -72,6 +75,11 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Logge
 	for _, e := range ents {
 		if !e.IsDir() && imageio.Format(e.Name()) != "" {
 			files = append(files, filepath.Join(pos[0], e.Name()))
+		}
+	}
+	for _, f := range files { // a FIFO or device named like an image would block or never end
+		if fi, err := os.Stat(f); err != nil || !fi.Mode().IsRegular() {
+			return fail(exitInput, "%s: not a regular file", f)
 		}
 	}
 	slices.Sort(files)
@@ -95,13 +103,17 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Logge
 	for _, f := range outs {
 		defer f.Discard() // unless committed
 	}
-	var imgs []*imageio.Image
-	for _, f := range files {
-		img, err := imageio.Read(f)
-		if err != nil {
-			return fail(exitInput, "%s: %v", f, err)
+	for _, f := range files { // every size against every scale, from the headers, before any work
+		if err := checkImageHeader(f, func(w, h int) error {
+			for _, s := range scales {
+				if w < 2*s || h < 2*s {
+					return fail(exitInput, "%s: too small for ×%d", f, s)
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		imgs = append(imgs, img)
 	}
 	m, notice, err := c.load()
 	if err != nil {
@@ -113,42 +125,36 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Logge
 	}
 	var scores []score
 	for _, s := range scales {
-		var hrs, lrs []*imageio.Image
-		for i, img := range imgs {
-			if img.W < 2*s || img.H < 2*s {
-				return fail(exitInput, "%s: too small for ×%d", files[i], s)
+		var dt time.Duration
+		mpx, flops0 := 0.0, m.Flops()
+		for _, f := range files { // one image at a time: memory does not grow with the folder
+			img, err := readImage(f, func(int, int) error { return nil })
+			if err != nil {
+				return err
 			}
 			hr := modcrop(img, s)
 			lr := &imageio.Image{W: hr.W / s, H: hr.H / s, C: 3, Pix: metrics.Degrade(hr.Pix, hr.H, hr.W, s)}
-			hrs, lrs = append(hrs, hr), append(lrs, lr)
-		}
-		t0, flops0 := time.Now(), m.Flops()
-		srs, err := m.UpscaleImages(lrs, s)
-		if err != nil {
-			return fail(exitFailure, "×%d: %v", s, err)
-		}
-		dt := time.Since(t0)
-		mpx := 0.0
-		for _, hr := range hrs {
+			t0 := time.Now()
+			srs, err := m.UpscaleImages([]*imageio.Image{lr}, s)
+			if err != nil {
+				return fail(exitFailure, "%s ×%d: %v", f, s, err)
+			}
+			dt += time.Since(t0)
 			mpx += float64(hr.W*hr.H) / 1e6
-		}
-		fmt.Fprintf(stderr, "×%d: hitsr (%s mode) on %d images in %.1f s (%.3f output Mpx/s, %.1f kFLOP per output px, %s backend)\n",
-			s, m.Mode, len(imgs), dt.Seconds(), mpx/dt.Seconds(), (m.Flops()-flops0)/mpx/1e9, m.Backend().Name())
-		for i, hr := range hrs {
-			lr := lrs[i]
 			outs := map[string][]float32{
-				"hitsr":    srs[i][0].Pix,
+				"hitsr":    srs[0][0].Pix,
 				"bicubic":  metrics.Bicubic(lr.Pix, lr.H, lr.W, hr.H, hr.W),
 				"lanczos3": resample.Resize(lr.Pix, 3, lr.H, lr.W, hr.H, hr.W, resample.Lanczos3),
 			}
-			name := filepath.Base(files[i])
 			hrDetail := metrics.DetailY(hr.Pix, hr.H, hr.W, s)
 			for _, meth := range methods {
 				o := outs[meth]
-				scores = append(scores, score{name, s, meth, metrics.PSNRY(o, hr.Pix, hr.H, hr.W, s),
+				scores = append(scores, score{filepath.Base(f), s, meth, metrics.PSNRY(o, hr.Pix, hr.H, hr.W, s),
 					metrics.SSIMY(o, hr.Pix, hr.H, hr.W, s), metrics.DetailY(o, hr.H, hr.W, s) / hrDetail})
 			}
 		}
+		fmt.Fprintf(stderr, "×%d: hitsr (%s mode) on %d images in %.1f s (%.3f output Mpx/s, %.1f kFLOP per output px, %s backend)\n",
+			s, m.Mode, len(files), dt.Seconds(), mpx/dt.Seconds(), (m.Flops()-flops0)/mpx/1e9, m.Backend().Name())
 	}
 	printTable(stdout, scores, scales)
 	write := map[string]func(io.Writer) error{

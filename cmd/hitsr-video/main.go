@@ -355,29 +355,53 @@ func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) 
 	return nil
 }
 
-// readImage decodes an image file once its header's size is within the limits and accepted by
-// check (the outputs' sizes), so nothing over a limit allocates its pixels.
-func readImage(path string, check func(w, h int) error) (*imageio.Image, error) {
+// openImage opens an image file and checks its header's size against the limits and check (the
+// outputs' sizes), so nothing over a limit allocates its pixels; the file is at its start. A
+// header that does not parse is left to the decoder to explain.
+func openImage(path string, check func(w, h int) error) (*os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fail(exitInput, "%s: %v", path, err)
 	}
-	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
 		return nil, fail(exitInput, "%s is a directory", path)
 	}
-	if cfg, _, err := image.DecodeConfig(f); err == nil { // else imageio.Decode says why
+	if cfg, _, err := image.DecodeConfig(f); err == nil {
 		if err := imageio.CheckSize(cfg.Width, cfg.Height); err != nil {
+			f.Close()
 			return nil, fail(exitInput, "%s: %v", path, err)
 		}
 		if err := check(cfg.Width, cfg.Height); err != nil {
+			f.Close()
 			return nil, err
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
 		return nil, fail(exitInput, "%s: %v", path, err)
 	}
-	img, err := imageio.Decode(f) // the same file: what was checked is what is decoded
+	return f, nil
+}
+
+// checkImageHeader is openImage's checks alone.
+func checkImageHeader(path string, check func(w, h int) error) error {
+	f, err := openImage(path, check)
+	if err == nil {
+		f.Close()
+	}
+	return err
+}
+
+// readImage decodes an image file once openImage has checked it: what was checked is what is
+// decoded.
+func readImage(path string, check func(w, h int) error) (*imageio.Image, error) {
+	f, err := openImage(path, check)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, err := imageio.Decode(f)
 	if err != nil {
 		return nil, fail(exitInput, "%s: %v", path, err)
 	}

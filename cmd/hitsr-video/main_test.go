@@ -232,6 +232,29 @@ func TestEvalSmall(t *testing.T) {
 	if _, err := imageio.Read(chart); err != nil {
 		t.Fatal(err)
 	}
+
+	// Checked before the model loads: a scale given twice, an image too small for one of the
+	// scales, a FIFO named like an image (it would block).
+	small := filepath.Join(t.TempDir(), "small")
+	os.Mkdir(small, 0o755)
+	writePNG(t, filepath.Join(small, "c.png"), 6, 6, false)
+	fifos := filepath.Join(t.TempDir(), "fifo")
+	os.Mkdir(fifos, 0o755)
+	syscall.Mkfifo(filepath.Join(fifos, "f.png"), 0o644)
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"eval", d, "--scales", "2,2"}, exitUsage, "2 given twice"},
+		{[]string{"eval", small, "--scales", "2,4", "--model", "/nonexistent"}, exitInput, "c.png: too small for ×4"},
+		{[]string{"eval", fifos, "--model", "/nonexistent"}, exitInput, "f.png: not a regular file"},
+	} {
+		code, _, stderr := runCLI(c.args...)
+		if code != c.code || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%v: exit %d, %s; want %d and %q", c.args, code, stderr, c.code, c.msg)
+		}
+	}
 }
 
 // Never the input, whatever names it, even with -y: the output itself, a symbolic link to it, a
