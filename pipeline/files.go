@@ -75,6 +75,22 @@ func stat(name string, std int) os.FileInfo {
 	return fi
 }
 
+// refuseReads refuses, before anything is written, an output file that is one of the files the
+// run reads besides its input (a plan, the segments a join reads), whatever names them.
+func refuseReads(files []*File, reads []string) error {
+	for _, f := range files {
+		if f == nil || f.old == nil {
+			continue
+		}
+		for _, r := range reads {
+			if fi := stat(r, 0); fi != nil && os.SameFile(f.old, fi) {
+				return errf(KindUsage, "%s is %s, which this run reads", f.Name, r)
+			}
+		}
+	}
+	return nil
+}
+
 // File is a local output file, checked before any work by PlanFiles. A regular file is written
 // under a temporary name next to its final one and renamed by Commit; an existing character
 // device or FIFO is written in place.

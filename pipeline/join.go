@@ -79,6 +79,17 @@ func (jn *Join) Run(stop context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	reads := []string{plan.path} // and every segment of every output
+	for _, out := range o.Outputs {
+		for k := range plan.Segments {
+			if p, err := (&SegmentRun{Plan: plan, Index: k}).path(out.URL); err == nil {
+				reads = append(reads, p)
+			}
+		}
+	}
+	if err := refuseReads(files, reads); err != nil {
+		return 0, err
+	}
 	jn.mu.Lock()
 	jn.files, err = files, nil
 	if jn.aborted {

@@ -203,6 +203,11 @@ func (p *Pipeline) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.Segment != nil {
+		if err := refuseReads(files, []string{o.Segment.Plan.path}); err != nil {
+			return err
+		}
+	}
 	for _, out := range o.Outputs { // every container, before anything is read
 		if _, _, err := containerFormat(out); err != nil {
 			return err

@@ -38,6 +38,7 @@ type Plan struct {
 	Input    string    `json:"input"` // absolute for a local file; Join reads it unless given another name
 	Source   Source    `json:"source"`
 	Segments []Segment `json:"segments"`
+	path     string    // the file ReadPlan read it from: never an output of the runs that read it
 }
 
 // Source identifies the planned input; a run or join checks its input against it.
@@ -265,6 +266,7 @@ func ReadPlan(path string) (*Plan, error) {
 	if err := p.check(); err != nil {
 		return nil, errf(KindUsage, "plan %s: %v", path, err)
 	}
+	p.path = path
 	return &p, nil
 }
 

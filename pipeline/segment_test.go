@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -83,5 +84,60 @@ func TestSegmentSeekExtremes(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("still seeking after 30 s")
+	}
+}
+
+// Even with overwrite, a run never writes over what it reads besides its input: a join's
+// output that is its plan file or one of the segments it joins, a segment run's segment that is
+// (a link to) its plan file.
+func TestScaleOutNeverWritesItsReads(t *testing.T) {
+	fftest.Need(t, "ffmpeg")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.mp4")
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=1", "-c:v", "libx264", "-g", "10", src)
+	made, err := MakePlan(context.Background(), PlanOptions{Input: src, Segments: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planPath := filepath.Join(dir, "plan.json")
+	if err := os.WriteFile(planPath, made.JSON(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := ReadPlan(planPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := func(url string) Output { return Output{URL: url, Target: hitsr.Target{Scale: 2}, Format: "matroska", CRF: 18, Preset: "ultrafast"} }
+	x2 := filepath.Join(dir, "2x.mkv")
+	for i := range plan.Segments {
+		run(t, Options{Input: src, Outputs: []Output{out(x2)}, Segment: &SegmentRun{Plan: plan, Index: i}})
+	}
+	seg0 := SegmentPath(x2, 0, 2)
+	before, _ := os.ReadFile(seg0)
+	for _, c := range []struct {
+		outs []Output
+		read string
+	}{
+		{[]Output{out(x2), out(seg0)}, seg0},
+		{[]Output{out(planPath)}, planPath},
+	} {
+		_, err := NewJoin(JoinOptions{Plan: plan, Outputs: c.outs, Overwrite: true}).Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "is "+c.read+", which this run reads") {
+			t.Errorf("join onto %s: %v", c.read, err)
+		}
+	}
+	link := filepath.Join(dir, "r.mkv")
+	if err := os.Symlink(planPath, SegmentPath(link, 1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), &bicubic{}, Options{Input: src, Outputs: []Output{out(link)}, Overwrite: true, Segment: &SegmentRun{Plan: plan, Index: 1}})
+	if err == nil || !strings.Contains(err.Error(), "which this run reads") {
+		t.Errorf("a segment that links to the plan: %v", err)
+	}
+	if after, _ := os.ReadFile(seg0); !slices.Equal(before, after) {
+		t.Error("segment 0 changed")
+	}
+	if _, err := ReadPlan(planPath); err != nil {
+		t.Errorf("the plan file was damaged: %v", err)
 	}
 }
