@@ -107,7 +107,9 @@ func TestScaleOutNeverWritesItsReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := func(url string) Output { return Output{URL: url, Target: hitsr.Target{Scale: 2}, Format: "matroska", CRF: 18, Preset: "ultrafast"} }
+	out := func(url string) Output {
+		return Output{URL: url, Target: hitsr.Target{Scale: 2}, Format: "matroska", CRF: 18, Preset: "ultrafast"}
+	}
 	x2 := filepath.Join(dir, "2x.mkv")
 	for i := range plan.Segments {
 		run(t, Options{Input: src, Outputs: []Output{out(x2)}, Segment: &SegmentRun{Plan: plan, Index: i}})
