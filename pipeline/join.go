@@ -67,6 +67,9 @@ func (jn *Join) Run(stop context.Context) (int, error) {
 	if source == "" {
 		source = plan.Input
 	}
+	if err := checkSeekable(source); err != nil {
+		return 0, err
+	}
 	n := len(plan.Segments)
 	names := make([]string, len(o.Outputs))
 	for i, out := range o.Outputs {

@@ -83,8 +83,8 @@ func MakePlan(stop context.Context, o PlanOptions) (*Plan, error) {
 	if o.Segments < 0 || o.Segments == 0 && !(o.SegmentSeconds > 0) {
 		return nil, errf(KindUsage, "want a number of segments ≥ 1 or a segment length > 0 s")
 	}
-	if o.Input == "-" || rePipe.MatchString(o.Input) {
-		return nil, errf(KindUsage, "%s: a plan needs a seekable input (a file or URL), not a pipe", o.Input)
+	if err := checkSeekable(o.Input); err != nil {
+		return nil, err
 	}
 	in, err := openInput(o.Input, o.InputFormat, o.Log)
 	if err != nil {
@@ -228,6 +228,19 @@ func cmpInt(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// checkSeekable refuses, for plan and join (which seek in their source), a pipe, a FIFO, a device
+// or a live stream.
+func checkSeekable(name string) error {
+	switch scheme(name) {
+	case "udp", "rtp", "srt", "tcp", "rtmp", "rtmps", "rtmpt", "rtmpe", "rtmpte", "rtmpts":
+		return errf(KindUsage, "%s: scale-out needs a seekable input (a file or URL), not a live stream", name)
+	}
+	if fi := stat(name, 0); name == "-" || rePipe.MatchString(name) || fi != nil && !fi.Mode().IsRegular() {
+		return errf(KindUsage, "%s: scale-out needs a seekable input (a file or URL), not a pipe, FIFO or device", name)
+	}
+	return nil
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

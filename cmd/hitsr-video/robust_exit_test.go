@@ -361,3 +361,54 @@ func TestSignalStalledReceiver(t *testing.T) {
 	}
 	noPartials(t, d)
 }
+
+// Scale-out seeks in its source: plan and join refuse a FIFO or a live stream up front; a plan
+// blocked writing to a FIFO nobody reads ends at the first signal (within openGrace), exit 130.
+func TestScaleOutBlockedExit(t *testing.T) {
+	fftest.Need(t, "ffmpeg", "go")
+	d := t.TempDir()
+	clip := robustClip(t, d, "clip.mp4", 20)
+	fifoIn := filepath.Join(d, "in.mp4")
+	syscall.Mkfifo(fifoIn, 0o644)
+	for _, args := range [][]string{
+		{"plan", fifoIn, "--segments", "2"},
+		{"plan", "udp://127.0.0.1:9", "--segments", "2"},
+	} {
+		code, _, stderr := runCLI(args...)
+		oneErrorLine(t, stderr, exitUsage, "scale-out needs a seekable input")
+		if code != exitUsage {
+			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+	plan := filepath.Join(d, "plan.json")
+	if code, _, stderr := runCLI("plan", clip, "--segments", "2", "--plan", plan); code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runCLI("join", "udp://127.0.0.1:9", "--plan", plan, "--out", filepath.Join(d, "2x.mkv")); code != exitUsage || !strings.Contains(stderr, "not a live stream") {
+		t.Errorf("join from a live stream: exit %d\n%s", code, stderr)
+	}
+
+	bin := buildCLI(t)
+	fifoOut := filepath.Join(d, "plan.fifo")
+	syscall.Mkfifo(fifoOut, 0o644)
+	cmd := exec.Command(bin, "plan", clip, "--segments", "2", "--plan", fifoOut)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // planned, blocked opening the FIFO
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(openGrace + 3*time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("plan to a FIFO nobody reads: still running after one SIGINT\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("plan to a FIFO nobody reads: exit %d\n%s", code, stderr.String())
+	}
+}

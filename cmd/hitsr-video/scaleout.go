@@ -37,7 +37,7 @@ func runPlan(s *settings, pos []string, stdout, _ io.Writer, log *zap.Logger) er
 	} else if err := checkStdout(stdout, pos[0]); err != nil { // the plan goes to stdout
 		return err
 	}
-	stop, release := onSignals(log, func() {
+	stop, release := onSignalsNothingKept(log, func() {
 		if file != nil {
 			file.Discard()
 		}
@@ -124,7 +124,7 @@ func runJoin(s *settings, pos []string, _, _ io.Writer, log *zap.Logger) error {
 	}
 	j := pipeline.NewJoin(pipeline.JoinOptions{Plan: plan, Input: input, InputFormat: s.inputFormat, Outputs: outs,
 		Overwrite: s.overwrite, Log: log})
-	stop, release := onSignals(log, j.Abort)
+	stop, release := onSignalsNothingKept(log, j.Abort)
 	defer release()
 	frames, err := j.Run(stop)
 	if err != nil {

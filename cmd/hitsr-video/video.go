@@ -77,10 +77,11 @@ func chainMode(s *settings) error {
 	return nil
 }
 
-// onSignals: the first SIGINT/SIGTERM cancels stop (finish gracefully); the second aborts
-// (abort removes the partial outputs) and exits at once.
-func onSignals(log *zap.Logger, abort func()) (stop context.Context, release func()) {
-	return onSignalsFrom(log, abort, func() bool { return true }, func(time.Duration) ([]string, bool) { return nil, true })
+// onSignalsNothingKept is onSignalsFrom for a command that keeps nothing when stopped (plan,
+// join): the first SIGINT/SIGTERM cancels stop, and a run that has not returned openGrace later
+// (blocked opening or writing a FIFO, an idle input) is abandoned as after a second signal.
+func onSignalsNothingKept(log *zap.Logger, abort func()) (stop context.Context, release func()) {
+	return onSignalsFrom(log, abort, func() bool { return false }, nil)
 }
 
 // onSignalsFrom is onSignals for a run that starts once opened: before it has (started false)
@@ -109,7 +110,7 @@ func onSignalsFrom(log *zap.Logger, abort func(), started func() bool, abandonSt
 			defer t.Stop()
 			tick = t.C
 		} else {
-			log.Warn("stopping before the first frame: no output will be written", zap.String("signal", sig.String()))
+			log.Warn("stopping: no output will be written", zap.String("signal", sig.String()))
 			grace = time.After(openGrace)
 		}
 		cancel()
