@@ -84,9 +84,10 @@ func onSignalsNothingKept(log *zap.Logger, abort func()) (stop context.Context, 
 	return onSignalsFrom(log, abort, func() bool { return false }, nil)
 }
 
-// onSignalsFrom is onSignals for a run that starts once opened: before it has (started false)
-// there is nothing to finish, and an open that stop cannot interrupt (a FIFO, stdin, an output
-// connecting) is abandoned after openGrace as after a second signal. After it has, outputs
+// onSignalsFrom: the first SIGINT/SIGTERM cancels stop (finish gracefully); the second aborts
+// (abort removes the partial outputs) and exits at once. Before the run has started (started
+// false) there is nothing to finish, and an open that stop cannot interrupt (a FIFO, stdin, an
+// output connecting) is abandoned after openGrace as after a second signal. After it has, outputs
 // whose writes have been blocked for stallGrace (a receiver that stopped reading) cannot be
 // finished: abandonStalled gives up on them so the others can be; when it cannot (a FIFO or a
 // pipe), the run is abandoned as after a second signal.
