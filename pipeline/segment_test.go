@@ -61,14 +61,7 @@ func TestSegmentsJoined(t *testing.T) {
 // whoever edited it): seeking back for a keyframe ends in an error, not a loop whose step
 // wrapped around.
 func TestSegmentSeekExtremes(t *testing.T) {
-	fftest.Need(t, "ffmpeg")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "in.mp4")
-	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=2", "-c:v", "libx264", "-g", "10", src)
-	plan, err := MakePlan(context.Background(), PlanOptions{Input: src, Segments: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, src, plan := twoSegments(t)
 	plan.Segments[0].Start, plan.Segments[0].End, plan.Segments[1].Start = math.MinInt64, -1000, -1000
 	plan.ID = plan.hash()
 	done := make(chan error, 1)
@@ -91,14 +84,7 @@ func TestSegmentSeekExtremes(t *testing.T) {
 // output that is its plan file or one of the segments it joins, a segment run's segment that is
 // (a link to) its plan file.
 func TestScaleOutNeverWritesItsReads(t *testing.T) {
-	fftest.Need(t, "ffmpeg")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "in.mp4")
-	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=1", "-c:v", "libx264", "-g", "10", src)
-	made, err := MakePlan(context.Background(), PlanOptions{Input: src, Segments: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, src, made := twoSegments(t)
 	planPath := filepath.Join(dir, "plan.json")
 	if err := os.WriteFile(planPath, made.JSON(), 0o644); err != nil {
 		t.Fatal(err)
@@ -142,4 +128,19 @@ func TestScaleOutNeverWritesItsReads(t *testing.T) {
 	if _, err := ReadPlan(planPath); err != nil {
 		t.Errorf("the plan file was damaged: %v", err)
 	}
+}
+
+// twoSegments is a 2 s 32×32 clip (a keyframe every 10 frames) in a fresh directory and its plan
+// of two segments.
+func twoSegments(t *testing.T) (dir, src string, plan *Plan) {
+	t.Helper()
+	fftest.Need(t, "ffmpeg")
+	dir = t.TempDir()
+	src = filepath.Join(dir, "in.mp4")
+	fftest.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=25:duration=2", "-c:v", "libx264", "-g", "10", src)
+	plan, err := MakePlan(context.Background(), PlanOptions{Input: src, Segments: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, src, plan
 }
