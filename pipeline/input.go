@@ -96,7 +96,7 @@ func openInputContext(ctx context.Context, url, format string, log *zap.Logger) 
 			return nil, errf(KindUsage, "unknown input format %q", format)
 		}
 	}
-	if err := checkPort(url); err != nil {
+	if err := checkPort(url, false); err != nil {
 		return nil, errf(KindInput, "%s: cannot open: %v", url, err)
 	}
 	in.fc = astiav.AllocFormatContext()

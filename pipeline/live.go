@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	neturl "net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -21,32 +22,30 @@ func IsNetwork(u string) bool {
 	return s != "" && s != "file" && s != "pipe" && s != "data"
 }
 
-// checkPort refuses a network URL's port above 65535, which FFmpeg would silently wrap
-// (udp://host:99999 listens on 34463 and waits for ever). A URL Go cannot parse is left to FFmpeg.
-func checkPort(u string) error {
-	pu, err := neturl.Parse(u)
-	if !IsNetwork(u) || err != nil || pu.Port() == "" {
-		return nil
-	}
-	if n, err := strconv.Atoi(pu.Port()); err != nil || n > 65535 {
-		return fmt.Errorf("invalid port %s (0-65535)", pu.Port())
-	}
-	return nil
-}
+// socketSchemes are the protocols whose URL is HOST:PORT on a socket.
+var socketSchemes = []string{"tcp", "udp", "srt", "rtp"}
 
-// checkDestination refuses an output URL of a socket protocol (tcp, udp, srt, rtp) that names no
-// port to send to or that Go cannot parse: FFmpeg fails at open with "Invalid argument" (exit 1).
-func checkDestination(u string) error {
-	switch scheme(u) {
-	case "tcp", "udp", "srt", "rtp":
-	default:
+// checkPort refuses a network URL's port above 65535, which FFmpeg would silently wrap
+// (udp://host:99999 listens on 34463 and waits for ever), and, for an output of a socket protocol,
+// a URL that names no port to send to or that Go cannot parse (FFmpeg fails at open with "Invalid
+// argument"). Other URLs Go cannot parse are left to FFmpeg.
+func checkPort(u string, output bool) error {
+	if !IsNetwork(u) {
 		return nil
 	}
+	send := output && slices.Contains(socketSchemes, scheme(u))
 	pu, err := neturl.Parse(u)
 	if err != nil {
-		return fmt.Errorf("not a valid URL (%v)", errors.Unwrap(err))
+		if send {
+			return fmt.Errorf("not a valid URL (%v)", errors.Unwrap(err))
+		}
+		return nil
 	}
-	if n, err := strconv.Atoi(pu.Port()); err != nil || n < 1 || n > 65535 {
+	n, err := strconv.Atoi(pu.Port())
+	switch {
+	case pu.Port() != "" && (err != nil || n > 65535):
+		return fmt.Errorf("invalid port %s (0-65535)", pu.Port())
+	case send && (err != nil || n < 1):
 		return fmt.Errorf("no port to send to (want %s://HOST:PORT, port 1-65535)", pu.Scheme)
 	}
 	return nil
@@ -188,7 +187,7 @@ func watchReceivers(ctx context.Context, outs []*output, timeout time.Duration, 
 		case <-t.C:
 		}
 		for _, w := range outs {
-			if w.intr != nil && IsNetwork(w.spec.URL) && w.stalledFor() > timeout {
+			if w.interruptible() && w.stalledFor() > timeout {
 				fail(errf(KindFailure, "%s: the receiver accepted no data for %v (--output-timeout)", w.name, timeout))
 				w.intr.Interrupt()
 				return

@@ -219,8 +219,8 @@ func TestStreamDestinations(t *testing.T) {
 	}
 	for url, bad := range map[string]bool{"udp://h:1234": false, "srt://:9000?mode=listener": false, "rtmp://h/a": false,
 		"tcp://h": true, "udp://h:0": true, "tcp://[::1": true, "rtp://h:x": true} {
-		if err := checkDestination(url); (err != nil) != bad {
-			t.Errorf("checkDestination(%q) = %v", url, err)
+		if err := checkPort(url, true); (err != nil) != bad {
+			t.Errorf("checkPort(%q, output) = %v", url, err)
 		}
 	}
 }

@@ -68,6 +68,10 @@ func (w *output) muxing(f func() error) error {
 	return f()
 }
 
+// interruptible reports whether a blocked write of the output's can be interrupted (intr): a
+// network protocol's (the file protocol's write(2) to a FIFO or pipe cannot be).
+func (w *output) interruptible() bool { return w.intr != nil && IsNetwork(w.spec.URL) }
+
 // stalledFor is how long the output has been blocked in one muxer call (0: it is not in one).
 func (w *output) stalledFor() time.Duration {
 	if t := w.inIO.Load(); t != 0 {
@@ -142,9 +146,6 @@ func containerFormat(spec Output) (url, format string, err error) {
 	if format == "" {
 		format = streamFormat(url)
 	}
-	if err := checkPort(url); err != nil {
-		return "", "", errf(KindUsage, "%s: %v", spec.URL, err)
-	}
 	url = outputURL(url)
 	if format == "" {
 		format = guessFormat(url) // from the name given, not the temporary one
@@ -165,7 +166,7 @@ func containerFormat(spec Output) (url, format string, err error) {
 		}
 		return "", "", errf(KindUsage, "%s: the %s muxer does not write one output file or stream (use a single-file container such as mkv, mp4 or nut)", spec.URL, format)
 	}
-	if err := checkDestination(url); err != nil {
+	if err := checkPort(url, true); err != nil {
 		return "", "", errf(KindUsage, "%s: %v", spec.URL, err)
 	}
 	return url, format, nil

@@ -281,7 +281,7 @@ func (p *Pipeline) AbandonStalled(d time.Duration) (names []string, ok bool) {
 			continue
 		}
 		names = append(names, w.name)
-		if w.intr == nil || !IsNetwork(w.spec.URL) {
+		if !w.interruptible() {
 			ok = false
 			continue
 		}
@@ -477,10 +477,7 @@ func (p *Pipeline) Run(stop context.Context, up Upscaler) (Stats, error) {
 	var empty []string // an output without video fails the run and is not kept; the others are
 	kind := KindUsage
 	for _, w := range outs {
-		if w.abandoned.Load() {
-			if w.file != nil {
-				w.file.Discard()
-			}
+		if w.abandoned.Load() { // a network output: no file to keep or remove
 			continue
 		}
 		if err := w.emptyError(); err != nil {

@@ -233,8 +233,7 @@ func cmpInt(a, b int64) int {
 // checkSeekable refuses, for plan and join (which seek in their source), a pipe, a FIFO, a device
 // or a live stream.
 func checkSeekable(name string) error {
-	switch scheme(name) {
-	case "udp", "rtp", "srt", "tcp", "rtmp", "rtmps", "rtmpt", "rtmpe", "rtmpte", "rtmpts":
+	if s := scheme(name); slices.Contains(socketSchemes, s) || strings.HasPrefix(s, "rtmp") {
 		return errf(KindUsage, "%s: scale-out needs a seekable input (a file or URL), not a live stream", name)
 	}
 	if fi := stat(name, 0); name == "-" || rePipe.MatchString(name) || fi != nil && !fi.Mode().IsRegular() {
