@@ -123,24 +123,29 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Logge
 	if notice != "" {
 		fmt.Fprintln(stderr, "hitsr-video:", notice)
 	}
-	var scores []score
-	for _, s := range scales {
-		var dt time.Duration
-		mpx, flops0 := 0.0, m.Flops()
-		for _, f := range files { // one image at a time: memory does not grow with the folder
-			img, err := readImage(f, func(int, int) error { return nil })
-			if err != nil {
-				return err
-			}
+	// One image at a time, decoded once for every scale: memory does not grow with the folder.
+	// Rows stay grouped by scale, as the table and the CSV list them.
+	type total struct {
+		dt         time.Duration
+		mpx, flops float64
+	}
+	totals, byScale := make([]total, len(scales)), make([][]score, len(scales))
+	for _, f := range files {
+		img, err := readImage(f, func(int, int) error { return nil })
+		if err != nil {
+			return err
+		}
+		for k, s := range scales {
 			hr := modcrop(img, s)
 			lr := &imageio.Image{W: hr.W / s, H: hr.H / s, C: 3, Pix: metrics.Degrade(hr.Pix, hr.H, hr.W, s)}
-			t0 := time.Now()
+			t0, flops0 := time.Now(), m.Flops()
 			srs, err := m.UpscaleImages([]*imageio.Image{lr}, s)
 			if err != nil {
 				return fail(exitFailure, "%s ×%d: %v", f, s, err)
 			}
-			dt += time.Since(t0)
-			mpx += float64(hr.W*hr.H) / 1e6
+			totals[k].dt += time.Since(t0)
+			totals[k].flops += m.Flops() - flops0
+			totals[k].mpx += float64(hr.W*hr.H) / 1e6
 			outs := map[string][]float32{
 				"hitsr":    srs[0][0].Pix,
 				"bicubic":  metrics.Bicubic(lr.Pix, lr.H, lr.W, hr.H, hr.W),
@@ -149,12 +154,17 @@ func runEval(s *settings, pos []string, stdout, stderr io.Writer, log *zap.Logge
 			hrDetail := metrics.DetailY(hr.Pix, hr.H, hr.W, s)
 			for _, meth := range methods {
 				o := outs[meth]
-				scores = append(scores, score{filepath.Base(f), s, meth, metrics.PSNRY(o, hr.Pix, hr.H, hr.W, s),
+				byScale[k] = append(byScale[k], score{filepath.Base(f), s, meth, metrics.PSNRY(o, hr.Pix, hr.H, hr.W, s),
 					metrics.SSIMY(o, hr.Pix, hr.H, hr.W, s), metrics.DetailY(o, hr.H, hr.W, s) / hrDetail})
 			}
 		}
+	}
+	var scores []score
+	for k, s := range scales {
+		t := totals[k]
 		fmt.Fprintf(stderr, "×%d: hitsr (%s mode) on %d images in %.1f s (%.3f output Mpx/s, %.1f kFLOP per output px, %s backend)\n",
-			s, m.Mode, len(files), dt.Seconds(), mpx/dt.Seconds(), (m.Flops()-flops0)/mpx/1e9, m.Backend().Name())
+			s, m.Mode, len(files), t.dt.Seconds(), t.mpx/t.dt.Seconds(), t.flops/t.mpx/1e9, m.Backend().Name())
+		scores = append(scores, byScale[k]...)
 	}
 	printTable(stdout, scores, scales)
 	write := map[string]func(io.Writer) error{
