@@ -327,7 +327,10 @@ func upscaleImage(input string, s *settings, stdout io.Writer, log *zap.Logger) 
 	var names []string
 	for _, o := range s.outs {
 		targets = append(targets, o.target)
-		w, h, _ := o.target.Size(img.W, img.H) // checked with the header
+		w, h, err := o.target.Size(img.W, img.H) // checked with the header, if it parsed
+		if err != nil {
+			return fail(exitUsage, "%s: %v", o.path, err)
+		}
 		names = append(names, fmt.Sprintf("%s (%dx%d)", o.path, w, h))
 	}
 	m, notice, err := s.load()
