@@ -84,10 +84,8 @@ func (jn *Join) Run(stop context.Context) (int, error) {
 	}
 	reads := []string{plan.path} // and every segment of every output
 	for _, out := range o.Outputs {
-		for k := range plan.Segments {
-			if p, err := (&SegmentRun{Plan: plan, Index: k}).path(out.URL); err == nil {
-				reads = append(reads, p)
-			}
+		for k := range n {
+			reads = append(reads, SegmentPath(out.URL, k, n))
 		}
 	}
 	if err := refuseReads(files, reads); err != nil {
